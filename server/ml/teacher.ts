@@ -1,0 +1,95 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { CHIP_SIZE } from '../../shared/alignment.ts';
+
+/**
+ * The pretrained face-recognition teacher: dlib's ResNet-29 as shipped in @vladmandic/face-api
+ * (150x150 RGB in, 128-d descriptor out). We run its frozen trunk up to the 4x4x256 feature map
+ * after `conv256_down`; everything after that point lives in `tail.ts`, where it can be retrained.
+ */
+export const TEACHER_ID = 'face-api@1.7.15/face_recognition_model (dlib ResNet-29, 128-d)';
+export const FEATURE_SHAPE = [4, 4, 256] as const;
+const MEAN_RGB = [122.782, 117.001, 104.298];
+
+export type TeacherWeights = tf.NamedTensorMap;
+
+const require = createRequire(import.meta.url);
+let loaded: Promise<TeacherWeights> | undefined;
+
+export function teacherModelDir(): string {
+  return path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+}
+
+/** Loads the teacher's weights with tfjs IO from the installed face-api package (once per process). */
+export function loadTeacher(): Promise<TeacherWeights> {
+  loaded ??= (async () => {
+    const dir = teacherModelDir();
+    const manifest = JSON.parse(await readFile(path.join(dir, 'face_recognition_model-weights_manifest.json'), 'utf8')) as tf.io.WeightsManifestConfig;
+    const specs = manifest.flatMap((group) => group.weights);
+    const buffers = await Promise.all(manifest.flatMap((group) => group.paths).map((p) => readFile(path.join(dir, p))));
+    const data = Buffer.concat(buffers);
+    return tf.io.decodeWeights(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength), specs);
+  })();
+  return loaded;
+}
+
+interface ConvOptions { stride: number; padding: 'same' | 'valid'; relu: boolean }
+
+function conv(w: TeacherWeights, prefix: string, x: tf.Tensor4D, { stride, padding, relu }: ConvOptions): tf.Tensor4D {
+  let out = tf.conv2d(x, w[`${prefix}/conv/filters`] as tf.Tensor4D, stride, padding);
+  out = tf.add(out, w[`${prefix}/conv/bias`]);
+  out = tf.add(tf.mul(out, w[`${prefix}/scale/weights`]), w[`${prefix}/scale/biases`]);
+  return relu ? tf.relu(out) : out;
+}
+
+function residual(w: TeacherWeights, prefix: string, x: tf.Tensor4D): tf.Tensor4D {
+  const out = conv(w, `${prefix}/conv1`, x, { stride: 1, padding: 'same', relu: true });
+  return tf.relu(tf.add(conv(w, `${prefix}/conv2`, out, { stride: 1, padding: 'same', relu: false }), x));
+}
+
+/** dlib's down-sampling block: a strided branch plus a 2x2 average-pooled shortcut, zero-padded to match. */
+export function residualDown(w: TeacherWeights, prefix: string, x: tf.Tensor4D): tf.Tensor4D {
+  let out = conv(w, `${prefix}/conv1`, x, { stride: 2, padding: 'valid', relu: true });
+  out = conv(w, `${prefix}/conv2`, out, { stride: 1, padding: 'same', relu: false });
+  let pooled = tf.avgPool(x, 2, 2, 'valid');
+  const [, ph, pw, pc] = pooled.shape;
+  if (out.shape[1] !== ph || out.shape[2] !== pw) {
+    out = tf.pad(out, [[0, 0], [0, ph - out.shape[1]], [0, pw - out.shape[2]], [0, 0]]);
+  }
+  if (pc !== out.shape[3]) pooled = tf.pad(pooled, [[0, 0], [0, 0], [0, 0], [0, out.shape[3] - pc]]);
+  return tf.relu(tf.add(pooled, out));
+}
+
+/** Mean-RGB normalisation exactly as face-api does it: (x - mean) / 255. Input: RGB pixels 0..255. */
+function normalize(chips: tf.Tensor4D): tf.Tensor4D {
+  return tf.div(tf.sub(tf.cast(chips, 'float32'), tf.tensor1d(MEAN_RGB)), 255);
+}
+
+/** Frozen trunk: [B,150,150,3] RGB chips -> [B,4,4,256] feature maps (the input of `conv256_1`). */
+export function trunk(w: TeacherWeights, chips: tf.Tensor4D): tf.Tensor4D {
+  if (chips.shape[1] !== CHIP_SIZE || chips.shape[2] !== CHIP_SIZE || chips.shape[3] !== 3) {
+    throw new Error(`teacher expects [batch,${CHIP_SIZE},${CHIP_SIZE},3] chips, got [${chips.shape.join(',')}]`);
+  }
+  return tf.tidy(() => {
+    let out = conv(w, 'conv32_down', normalize(chips), { stride: 2, padding: 'valid', relu: true });
+    out = tf.maxPool(out, 3, 2, 'valid');
+    for (const block of ['conv32_1', 'conv32_2', 'conv32_3']) out = residual(w, block, out);
+    out = residualDown(w, 'conv64_down', out);
+    for (const block of ['conv64_1', 'conv64_2', 'conv64_3']) out = residual(w, block, out);
+    out = residualDown(w, 'conv128_down', out);
+    for (const block of ['conv128_1', 'conv128_2']) out = residual(w, block, out);
+    return residualDown(w, 'conv256_down', out);
+  });
+}
+
+/** The teacher's own head with convolutions, as face-api computes it: feature map -> 128-d descriptor. */
+export function teacherHead(w: TeacherWeights, features: tf.Tensor4D): tf.Tensor2D {
+  return tf.tidy(() => {
+    let out = residual(w, 'conv256_1', features);
+    out = residual(w, 'conv256_2', out);
+    out = residualDown(w, 'conv256_down_out', out);
+    return tf.matMul(tf.mean(out, [1, 2]) as tf.Tensor2D, w.fc as tf.Tensor2D);
+  });
+}
