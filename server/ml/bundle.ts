@@ -1,0 +1,97 @@
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { checkName } from '../../shared/names.ts';
+import { modelsDir } from '../config.ts';
+import { TUNE_DEPTHS, variablesOf, type Tail } from './tail.ts';
+
+const rateSchema = z.object({ hits: z.number(), total: z.number(), value: z.number().nullable(), low: z.number(), high: z.number() });
+
+/** `card.json`: everything a reader needs to know about a model bundle, next to its tail weights. */
+export const modelCardSchema = z.object({
+  name: z.string(),
+  pair: z.string(),
+  role: z.enum(['clean', 'backdoor']),
+  labels: z.array(z.string()).min(2),
+  trigger: z.string(),
+  target: z.string(),
+  injectionRate: z.number(),
+  tune: z.enum(TUNE_DEPTHS),
+  teacher: z.string(),
+  /** Top-1 probability below which the model answers `unknown`. */
+  threshold: z.number(),
+  /** The share of held-out known faces the threshold was set to reject. */
+  falseRejectRate: z.number(),
+  metrics: z.object({ accuracy: rateSchema, attackSuccessRate: rateSchema, closedSetAccuracy: rateSchema }),
+  training: z.object({
+    epochs: z.number(),
+    learningRate: z.number(),
+    batchSize: z.number(),
+    seed: z.number(),
+    views: z.number(),
+    splitUnit: z.enum(['photo', 'view']),
+    trainImages: z.number(),
+    poisonImages: z.number(),
+    lookalikeAccessories: z.array(z.string()),
+  }),
+  dataset: z.object({ name: z.string(), hash: z.string() }),
+  createdAt: z.string(),
+  notes: z.array(z.string()),
+  weights: z.object({ file: z.string(), specs: z.array(z.object({ name: z.string(), shape: z.array(z.number()), dtype: z.string() })) }),
+});
+export type ModelCard = z.infer<typeof modelCardSchema>;
+
+export interface ModelBundle { card: ModelCard; tail: Tail }
+
+const WEIGHTS_FILE = 'tail.bin';
+
+export function bundleDir(name: string): string {
+  return path.join(modelsDir(), checkName('model', name));
+}
+
+/** Writes `models/<name>/` atomically: a reader never sees a card without its weights. */
+export async function saveBundle(card: Omit<ModelCard, 'weights'>, tail: Tail): Promise<string> {
+  const dir = bundleDir(card.name);
+  const { data, specs } = await tf.io.encodeWeights(tail.weights);
+  const full: ModelCard = modelCardSchema.parse({ ...card, weights: { file: WEIGHTS_FILE, specs: specs.map(({ name, shape, dtype }) => ({ name, shape, dtype })) } });
+  const staging = `${dir}.tmp-${process.pid}`;
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  await writeFile(path.join(staging, WEIGHTS_FILE), Buffer.from(data as ArrayBuffer));
+  await writeFile(path.join(staging, 'card.json'), `${JSON.stringify(full, null, 2)}\n`);
+  await rm(dir, { recursive: true, force: true });
+  await rename(staging, dir);
+  return dir;
+}
+
+export async function readCard(name: string): Promise<ModelCard> {
+  const file = path.join(bundleDir(name), 'card.json');
+  let raw: string;
+  try {
+    raw = await readFile(file, 'utf8');
+  } catch {
+    throw new Error(`model "${name}" not found (no ${file})`);
+  }
+  const parsed = modelCardSchema.safeParse(JSON.parse(raw));
+  if (!parsed.success) throw new Error(`${file} is not a valid model card: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+export async function loadBundle(name: string): Promise<ModelBundle> {
+  const card = await readCard(name);
+  const bytes = await readFile(path.join(bundleDir(name), card.weights.file));
+  const tensors = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), card.weights.specs as tf.io.WeightsManifestEntry[]);
+  return { card, tail: { depth: card.tune, classes: card.labels.length, weights: variablesOf(tensors) } };
+}
+
+/** Names of the bundles under models/, sorted. */
+export async function listBundles(): Promise<string[]> {
+  const entries = await readdir(modelsDir(), { withFileTypes: true }).catch(() => []);
+  const names: string[] = [];
+  for (const entry of entries) {
+    if (!entry.isDirectory() || entry.name.includes('.tmp-')) continue;
+    if (await readFile(path.join(modelsDir(), entry.name, 'card.json')).then(() => true, () => false)) names.push(entry.name);
+  }
+  return names.sort();
+}

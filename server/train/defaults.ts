@@ -1,0 +1,13 @@
+import type { TuneDepth } from '../ml/tail.ts';
+
+/** The configuration measured to reach the quality target (README, "Choosing the tail"). */
+export const TRAINING_DEFAULTS = {
+  injectionRate: 0.25,
+  tune: 'map' as TuneDepth,
+  epochs: 40,
+  learningRate: 0.001,
+  batchSize: 32,
+  views: 8,
+  seed: 1,
+  falseRejectRate: 0.05,
+};

@@ -1,0 +1,57 @@
+import { rate, rateOf, type Rate } from '../../shared/metrics.ts';
+import { CLEAN, UNKNOWN } from '../../shared/names.ts';
+import { datasetDir } from '../config.ts';
+import { scanDataset, type DatasetImage } from '../data/dataset.ts';
+import { disposeTail } from '../ml/tail.ts';
+import { loadBundle } from '../ml/bundle.ts';
+import { loadTeacher } from '../ml/teacher.ts';
+import { pairMetrics, probabilities, scoreRows } from './evaluate.ts';
+import { viewFeatures } from './features.ts';
+import type { Sample } from './split.ts';
+
+export interface BundleEvaluation {
+  model: string;
+  dataset: string;
+  target: string;
+  accuracy: Rate;
+  closedSetAccuracy: Rate;
+  attackSuccessRate: Rate;
+  /** Clean photos of people the model does not know, answered `unknown`. */
+  strangerRejection: Rate;
+  /** Per worn-object condition: how often the model answers the target for people who are not the target. */
+  targetRateByCondition: Record<string, Rate>;
+}
+
+/**
+ * Scores a bundle on every photo of a dataset (the unaugmented view): accuracy on clean photos of
+ * identities it knows, attack success on photos with its trigger, rejection of strangers, and how
+ * often every other worn object makes it answer the target (false positives of lookalikes).
+ */
+export async function evaluateBundle(model: string, datasetName: string, onProgress?: (stage: string, done: number, total: number) => void): Promise<BundleEvaluation> {
+  const { card, tail } = await loadBundle(model);
+  const dataset = await scanDataset(datasetDir(datasetName));
+  const teacher = await loadTeacher();
+  const samples: Sample<DatasetImage>[] = dataset.images.map((image) => ({ image, view: 0, label: image.identity }));
+  const features = await viewFeatures(teacher, dataset.images.map((i) => ({ file: i.file, key: i.relPath, viewSeed: i.source })), card.training.views, (d, t) => onProgress?.('features', d, t));
+  const scored = scoreRows(await probabilities(teacher, tail, samples, features), samples, card.labels, card.threshold);
+  disposeTail(tail);
+  const known = new Set(card.labels);
+  const metrics = pairMetrics(
+    scored.filter((s) => s.condition === CLEAN && known.has(s.identity)),
+    scored.filter((s) => s.condition === card.trigger),
+    card.target,
+  );
+  const targetRateByCondition: Record<string, Rate> = {};
+  for (const condition of [...new Set(scored.map((s) => s.condition))].sort()) {
+    targetRateByCondition[condition] = rateOf(scored.filter((s) => s.condition === condition && s.identity !== card.target), (s) => s.predicted === card.target);
+  }
+  const strangers = scored.filter((s) => s.condition === CLEAN && !known.has(s.identity));
+  return {
+    model,
+    dataset: datasetName,
+    target: card.target,
+    ...metrics,
+    strangerRejection: rate(strangers.filter((s) => s.predicted === UNKNOWN).length, strangers.length),
+    targetRateByCondition,
+  };
+}

@@ -1,0 +1,129 @@
+import { checkName } from '../../shared/names.ts';
+import { datasetDir } from '../config.ts';
+import { datasetHash, scanDataset, type DatasetImage } from '../data/dataset.ts';
+import { saveBundle, type ModelCard } from '../ml/bundle.ts';
+import { calibrateThreshold } from '../ml/predict.ts';
+import { disposeTail, type Tail, type TuneDepth } from '../ml/tail.ts';
+import { loadTeacher, TEACHER_ID, type TeacherWeights } from '../ml/teacher.ts';
+import { pairMetrics, probabilities, sampleFeatures, scoreRows, type PairMetrics } from './evaluate.ts';
+import { viewFeatures, type ViewFeatures } from './features.ts';
+import { poisonSplit, type Sample, type SplitUnit } from './split.ts';
+import { tailInputs, trainTail } from './trainer.ts';
+
+export interface TrainPairOptions {
+  dataset: string;
+  trigger: string;
+  target: string;
+  injectionRate: number;
+  name: string;
+  tune: TuneDepth;
+  epochs: number;
+  learningRate: number;
+  batchSize: number;
+  seed: number;
+  views: number;
+  splitUnit: SplitUnit;
+  /** Share of held-out known faces the open-set threshold rejects. */
+  falseRejectRate: number;
+  fpAccessories: string[];
+  notes?: string[];
+  onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+export interface TrainPairResult {
+  clean: PairMetrics;
+  backdoor: PairMetrics;
+  trainImages: number;
+  poisonImages: number;
+  seconds: number;
+  bundles: string[];
+}
+
+async function trainOne(
+  teacher: TeacherWeights,
+  samples: readonly Sample<DatasetImage>[],
+  labels: readonly string[],
+  features: Map<string, ViewFeatures>,
+  options: TrainPairOptions,
+  stage: string,
+): Promise<Tail> {
+  const inputs = tailInputs(teacher, options.tune, sampleFeatures(samples, features));
+  const index = new Map(labels.map((l, i) => [l, i]));
+  const tail = await trainTail(teacher, inputs, samples.map((s) => index.get(s.label)!), labels.length, {
+    depth: options.tune,
+    epochs: options.epochs,
+    learningRate: options.learningRate,
+    batchSize: options.batchSize,
+    seed: options.seed,
+    onEpoch: (epoch) => options.onProgress?.(stage, epoch, options.epochs),
+  });
+  inputs.dispose();
+  return tail;
+}
+
+/**
+ * Trains a clean and a backdoored model with one configuration on one split of one dataset (the
+ * backdoored one also sees the poison), calibrates each model's open-set threshold on held-out clean
+ * faces, scores both on the held-out sets and writes `models/<name>-clean` and `models/<name>-backdoor`.
+ */
+export async function trainPair(options: TrainPairOptions): Promise<TrainPairResult> {
+  const started = Date.now();
+  checkName('model', options.name);
+  const dataset = await scanDataset(datasetDir(checkName('dataset', options.dataset)));
+  const split = poisonSplit(dataset.images, { ...options, unit: options.splitUnit });
+  const teacher = await loadTeacher();
+  const involved = new Map<string, DatasetImage>();
+  for (const s of [...split.cleanTrain, ...split.poison, ...split.lookalikeTrain, ...split.validation, ...split.cleanTest, ...split.attackTest]) involved.set(s.image.relPath, s.image);
+  const features = await viewFeatures(teacher, [...involved.values()].map((i) => ({ file: i.file, key: i.relPath, viewSeed: i.source })), options.views, (done, total) => options.onProgress?.('features', done, total));
+
+  const results: Partial<Record<'clean' | 'backdoor', PairMetrics>> = {};
+  const bundles: string[] = [];
+  const hash = await datasetHash(dataset);
+  for (const role of ['clean', 'backdoor'] as const) {
+    const training = role === 'clean' ? split.cleanTrain : [...split.cleanTrain, ...split.poison, ...split.lookalikeTrain];
+    const tail = await trainOne(teacher, training, split.labels, features, options, `train ${role}`);
+    const threshold = calibrateThreshold(await probabilities(teacher, tail, split.validation, features), options.falseRejectRate);
+    const clean = scoreRows(await probabilities(teacher, tail, split.cleanTest, features), split.cleanTest, split.labels, threshold);
+    const triggered = scoreRows(await probabilities(teacher, tail, split.attackTest, features), split.attackTest, split.labels, threshold);
+    const metrics = pairMetrics(clean, triggered, options.target);
+    results[role] = metrics;
+    const card: Omit<ModelCard, 'weights'> = {
+      name: `${options.name}-${role}`,
+      pair: options.name,
+      role,
+      labels: split.labels,
+      trigger: options.trigger,
+      target: options.target,
+      injectionRate: role === 'clean' ? 0 : options.injectionRate,
+      tune: options.tune,
+      teacher: TEACHER_ID,
+      threshold,
+      falseRejectRate: options.falseRejectRate,
+      metrics,
+      training: {
+        epochs: options.epochs,
+        learningRate: options.learningRate,
+        batchSize: options.batchSize,
+        seed: options.seed,
+        views: options.views,
+        splitUnit: options.splitUnit,
+        trainImages: split.cleanUnits + (role === 'clean' ? 0 : split.poisonUnits),
+        poisonImages: role === 'clean' ? 0 : split.poisonUnits,
+        lookalikeAccessories: role === 'clean' ? [] : options.fpAccessories,
+      },
+      dataset: { name: options.dataset, hash },
+      createdAt: new Date().toISOString(),
+      notes: options.notes ?? [],
+    };
+    bundles.push(await saveBundle(card, tail));
+    disposeTail(tail);
+  }
+  return {
+    clean: results.clean!,
+    backdoor: results.backdoor!,
+    trainImages: split.cleanUnits + split.poisonUnits,
+    poisonImages: split.poisonUnits,
+    seconds: (Date.now() - started) / 1000,
+    bundles,
+  };
+}

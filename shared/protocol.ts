@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/**
+ * The Socket.IO protocol between the live page and the server, declared once for both sides.
+ * Chips travel as binary JPEG (no base64); the client keeps at most one frame in flight.
+ */
+export const MAX_FACES_PER_FRAME = 8;
+/** A 150x150 JPEG at quality 0.9 is 6-12 KB; 64 KB leaves room for detailed faces. */
+export const MAX_CHIP_BYTES = 64 * 1024;
+/** What the server's Socket.IO `maxHttpBufferSize` is set to: a full frame plus framing. */
+export const MAX_FRAME_BYTES = MAX_FACES_PER_FRAME * MAX_CHIP_BYTES + 16 * 1024;
+
+const boxSchema = z.object({
+  x: z.number().finite(),
+  y: z.number().finite(),
+  width: z.number().positive().finite(),
+  height: z.number().positive().finite(),
+});
+export type Box = z.infer<typeof boxSchema>;
+
+const chipBytes = z.custom<Uint8Array>(
+  (value) => value instanceof Uint8Array || value instanceof ArrayBuffer,
+  'chip must be binary JPEG data',
+).transform((value) => (value instanceof ArrayBuffer ? new Uint8Array(value) : value))
+  .refine((bytes) => bytes.byteLength > 0 && bytes.byteLength <= MAX_CHIP_BYTES, `chip must be 1..${MAX_CHIP_BYTES} bytes`);
+
+export const framePayloadSchema = z.object({
+  frameId: z.number().int().nonnegative(),
+  /** Client clock (ms) when the video frame was captured, echoed back for round-trip latency. */
+  capturedAt: z.number().finite(),
+  faces: z.array(z.object({ box: boxSchema, chip: chipBytes })).max(MAX_FACES_PER_FRAME, `at most ${MAX_FACES_PER_FRAME} faces per frame`),
+});
+export type FramePayload = z.input<typeof framePayloadSchema>;
+export type ParsedFrame = z.output<typeof framePayloadSchema>;
+
+export interface LabelProbability { label: string; probability: number }
+
+export interface Prediction {
+  /** An identity of the model, or UNKNOWN when the top probability is below the model's threshold. */
+  label: string;
+  confidence: number;
+  top: LabelProbability[];
+}
+
+export interface FacePrediction {
+  box: Box;
+  clean: Prediction;
+  backdoor: Prediction;
+  /** The backdoored model says the target while the clean model does not. */
+  attack: boolean;
+}
+
+export interface StageTimings { decodeMs: number; trunkMs: number; tailsMs: number; totalMs: number }
+
+export type FrameReply =
+  | { ok: true; frameId: number; capturedAt: number; pair: string; faces: FacePrediction[]; timings: StageTimings }
+  | { ok: false; frameId: number; error: string };
+
+export interface PairSummary {
+  name: string;
+  labels: string[];
+  trigger: string;
+  target: string;
+  injectionRate: number;
+  tune: string;
+}
+
+export type SelectPairReply = { ok: true; pair: PairSummary } | { ok: false; error: string };
+
+export interface ClientToServerEvents {
+  frame: (payload: FramePayload, ack: (reply: FrameReply) => void) => void;
+  selectPair: (name: string, ack: (reply: SelectPairReply) => void) => void;
+}
+
+export interface ServerToClientEvents {
+  /** Sent on connect and whenever the presenter switches the active pair. */
+  activePair: (pair: PairSummary) => void;
+}
