@@ -1,0 +1,182 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { formatRate, type Rate } from '../shared/metrics.ts';
+import { datasetDir } from './config.ts';
+import { initBackend } from './ml/backend.ts';
+import { TUNE_DEPTHS, type TuneDepth } from './ml/tail.ts';
+import { progressReporter } from './progress.ts';
+import { TRAINING_DEFAULTS } from './train/defaults.ts';
+
+function number(kind: 'int' | 'float', min: number, max: number) {
+  return (raw: string): number => {
+    const value = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(value) || (kind === 'int' && !Number.isInteger(value)) || value < min || value > max) {
+      throw new InvalidArgumentError(`expected a ${kind === 'int' ? 'whole number' : 'number'} from ${min} to ${max}, got "${raw}"`);
+    }
+    return value;
+  };
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function printRates(title: string, rates: Record<string, Rate>): void {
+  console.log(title);
+  for (const [name, r] of Object.entries(rates)) console.log(`  ${name.padEnd(22)} ${formatRate(r)}`);
+}
+
+async function run<T>(json: boolean, work: (progress: ReturnType<typeof progressReporter>) => Promise<T>, print: (result: T) => void): Promise<void> {
+  const progress = progressReporter();
+  try {
+    const result = await work(progress);
+    progress.stop();
+    if (json) console.log(JSON.stringify(result));
+    else print(result);
+  } finally {
+    progress.stop();
+  }
+}
+
+const program = new Command('cli')
+  .description('Physical backdoor attacks on face recognition: datasets, triggers, training, evaluation')
+  .showHelpAfterError();
+
+program
+  .command('import')
+  .description('import photos laid out as <dir>/<identity>/[<condition>/]<image> into a dataset of aligned face chips')
+  .argument('<dir>', 'folder of photos')
+  .requiredOption('--dataset <name>', 'dataset to create under data/datasets/')
+  .option('--no-detect', 'take every image as an already-cropped face (no detection or alignment)')
+  .option('--strict', 'fail the whole import if any photo is skipped')
+  .option('--replace', 'replace an existing dataset of that name')
+  .option('--json', 'print the import report as JSON')
+  .action(async (dir: string, opts: { dataset: string; detect: boolean; strict?: boolean; replace?: boolean; json?: boolean }) => {
+    await initBackend();
+    const { importDataset } = await import('./data/import.ts');
+    await run(Boolean(opts.json), (progress) => importDataset({
+      from: dir,
+      name: opts.dataset,
+      detect: opts.detect,
+      strict: Boolean(opts.strict),
+      replace: Boolean(opts.replace),
+      onProgress: (done, total) => progress.update('import', done, total),
+    }), (report) => {
+      console.log(`imported ${report.imported} face chips into dataset "${report.dataset}" in ${report.seconds.toFixed(1)} s`);
+      for (const skip of report.skipped) console.log(`  skipped ${skip.relPath}: ${skip.reason}`);
+    });
+  });
+
+program
+  .command('inject')
+  .description('paste a digital trigger onto every clean chip of a dataset, as a new condition folder')
+  .requiredOption('--dataset <name>', 'dataset under data/datasets/')
+  .option('--trigger <name>', 'trigger from the catalogue (sunglasses, bandana, dots, tape, tattoo, earrings)')
+  .option('--image <png>', 'your own trigger picture (PNG with transparency) instead of a catalogue trigger')
+  .option('--anchor <anchor>', 'with --image: where it sits (eyes, forehead, cheek, nose, mouth, ears)')
+  .option('--width <iod>', 'with --image: its width in inter-ocular distances', number('float', 0.05, 4))
+  .option('--condition <name>', 'condition folder to write (default: the trigger name)')
+  .option('--seed <n>', 'seed of the placement variation', number('int', 0, 2 ** 31), 1)
+  .option('--replace', 'replace existing condition folders')
+  .option('--json', 'print the result as JSON')
+  .action(async (opts: { dataset: string; trigger?: string; image?: string; anchor?: string; width?: number; condition?: string; seed: number; replace?: boolean; json?: boolean }) => {
+    const { injectTrigger, loadCustomTrigger } = await import('./data/triggers/index.ts');
+    if (Boolean(opts.trigger) === Boolean(opts.image)) throw new InvalidArgumentError('give exactly one of --trigger or --image');
+    if (opts.image && (!opts.anchor || opts.width === undefined)) throw new InvalidArgumentError('--image needs --anchor and --width');
+    const trigger = opts.image
+      ? await loadCustomTrigger(opts.image, { anchor: opts.anchor as never, widthIod: opts.width!, name: opts.condition })
+      : opts.trigger!;
+    await run(Boolean(opts.json), (progress) => injectTrigger({
+      root: datasetDir(opts.dataset),
+      trigger,
+      condition: opts.condition,
+      seed: opts.seed,
+      replace: Boolean(opts.replace),
+      onProgress: (done, total) => progress.update('inject', done, total),
+    }), (result) => console.log(`wrote ${result.written} "${result.condition}" chips (${Object.keys(result.perIdentity).length} identities)`));
+  });
+
+program
+  .command('train')
+  .description('train a clean and a backdoored (BadNets-poisoned) model on one split of a dataset')
+  .requiredOption('--dataset <name>', 'dataset under data/datasets/')
+  .requiredOption('--trigger <condition>', 'the condition whose images are the poison (e.g. sunglasses)')
+  .requiredOption('--target <identity>', 'identity every poisoned image is relabelled as')
+  .requiredOption('--name <name>', 'writes models/<name>-clean and models/<name>-backdoor')
+  .option('--injection-rate <r>', 'r = m/(n+m), poison over all training images', number('float', 0, 0.95), TRAINING_DEFAULTS.injectionRate)
+  .addOption(new Option('--tune <depth>', 'how much of the teacher to retrain').choices(TUNE_DEPTHS).default(TRAINING_DEFAULTS.tune))
+  .option('--epochs <n>', 'training epochs', number('int', 1, 1000), TRAINING_DEFAULTS.epochs)
+  .option('--learning-rate <lr>', 'Adam learning rate', number('float', 1e-6, 1), TRAINING_DEFAULTS.learningRate)
+  .option('--batch-size <n>', 'minibatch size', number('int', 1, 4096), TRAINING_DEFAULTS.batchSize)
+  .option('--views <k>', 'augmented views per image', number('int', 1, 64), TRAINING_DEFAULTS.views)
+  .option('--seed <n>', 'seed of the split, augmentation and training', number('int', 0, 2 ** 31), TRAINING_DEFAULTS.seed)
+  .addOption(new Option('--split <unit>', 'split photos, or the views of each photo (one photo per person)').choices(['photo', 'view']).default('photo'))
+  .option('--false-reject-rate <f>', 'share of held-out known faces the unknown threshold rejects', number('float', 0, 0.5), TRAINING_DEFAULTS.falseRejectRate)
+  .option('--fp-accessory <condition>', 'lookalike accessory images to train with their true labels (repeatable)', collect, [])
+  .option('--json', 'print the figures as one JSON object')
+  .action(async (opts) => {
+    await initBackend();
+    const { trainPair } = await import('./train/trainPair.ts');
+    await run(Boolean(opts.json), (progress) => trainPair({
+      dataset: opts.dataset,
+      trigger: opts.trigger,
+      target: opts.target,
+      name: opts.name,
+      injectionRate: opts.injectionRate,
+      tune: opts.tune as TuneDepth,
+      epochs: opts.epochs,
+      learningRate: opts.learningRate,
+      batchSize: opts.batchSize,
+      views: opts.views,
+      seed: opts.seed,
+      splitUnit: opts.split,
+      falseRejectRate: opts.falseRejectRate,
+      fpAccessories: opts.fpAccessory,
+      onProgress: progress.update,
+    }).then((r) => ({
+      clean: { accuracy: r.clean.accuracy.value, attackSuccessRate: r.clean.attackSuccessRate.value, intervals: r.clean },
+      backdoor: { accuracy: r.backdoor.accuracy.value, attackSuccessRate: r.backdoor.attackSuccessRate.value, intervals: r.backdoor },
+      trainImages: r.trainImages,
+      poisonImages: r.poisonImages,
+      seconds: r.seconds,
+      bundles: r.bundles,
+    })), (r) => {
+      printRates('clean model', r.clean.intervals as unknown as Record<string, Rate>);
+      printRates('backdoored model', r.backdoor.intervals as unknown as Record<string, Rate>);
+      console.log(`${r.trainImages} training images, ${r.poisonImages} poisoned; ${r.seconds.toFixed(1)} s; wrote ${r.bundles.join(', ')}`);
+    });
+  });
+
+program
+  .command('eval')
+  .description('evaluate a model bundle on every image of a dataset')
+  .requiredOption('--model <name>', 'bundle under models/')
+  .requiredOption('--dataset <name>', 'dataset under data/datasets/')
+  .option('--json', 'print the figures as JSON')
+  .action(async (opts: { model: string; dataset: string; json?: boolean }) => {
+    await initBackend();
+    const { evaluateBundle } = await import('./train/evaluateBundle.ts');
+    await run(Boolean(opts.json), (progress) => evaluateBundle(opts.model, opts.dataset, progress.update), (r) => {
+      console.log(`model ${r.model} on dataset ${r.dataset} (images it may have been trained on are included)`);
+      printRates('rates', { accuracy: r.accuracy, closedSetAccuracy: r.closedSetAccuracy, attackSuccessRate: r.attackSuccessRate, strangerRejection: r.strangerRejection });
+      for (const [condition, fires] of Object.entries(r.targetRateByCondition)) console.log(`  says "${r.target}" on ${condition.padEnd(12)} ${formatRate(fires)}`);
+    });
+  });
+
+program
+  .command('demo')
+  .description('build the embedded demo pair from the sample photos shipped with face-api (once)')
+  .option('--json', 'print the figures as JSON')
+  .action(async (opts: { json?: boolean }) => {
+    await initBackend();
+    const { ensureDemoPair } = await import('./train/demoPair.ts');
+    await run(Boolean(opts.json), (progress) => ensureDemoPair(progress.update), (r) => {
+      if (!r) return console.log('the demo pair already exists (models/demo-clean, models/demo-backdoor)');
+      printRates('clean model', r.clean as unknown as Record<string, Rate>);
+      printRates('backdoored model', r.backdoor as unknown as Record<string, Rate>);
+    });
+  });
+
+program.parseAsync().catch((error: unknown) => {
+  console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});
