@@ -1,0 +1,74 @@
+import * as tf from '@tensorflow/tfjs';
+import sharp from 'sharp';
+import { CHIP_SIZE } from '../../shared/alignment.ts';
+import type { PairSummary, Prediction } from '../../shared/protocol.ts';
+import { listBundles, loadBundle, type ModelBundle } from './bundle.ts';
+import { toPrediction, rowsOf } from './predict.ts';
+import { disposeTail, tailProbabilities } from './tail.ts';
+import { loadTeacher, trunk } from './teacher.ts';
+
+/** A clean model and its backdoored twin, trained on one split: what the live page compares. */
+export interface LoadedPair {
+  name: string;
+  clean: ModelBundle;
+  backdoor: ModelBundle;
+  summary: PairSummary;
+}
+
+export interface PairVerdict { clean: Prediction; backdoor: Prediction; attack: boolean }
+
+/** Pairs under models/: names that have both `<name>-clean` and `<name>-backdoor`. */
+export async function listPairs(): Promise<string[]> {
+  const bundles = new Set(await listBundles());
+  return [...bundles].filter((b) => b.endsWith('-clean') && bundles.has(`${b.slice(0, -'-clean'.length)}-backdoor`)).map((b) => b.slice(0, -'-clean'.length));
+}
+
+export async function loadPair(name: string): Promise<LoadedPair> {
+  const [clean, backdoor] = await Promise.all([loadBundle(`${name}-clean`), loadBundle(`${name}-backdoor`)]);
+  if (clean.card.labels.join('\n') !== backdoor.card.labels.join('\n')) throw new Error(`pair "${name}": the clean and backdoored models know different identities`);
+  const { labels, trigger, target, injectionRate, tune } = backdoor.card;
+  return { name, clean, backdoor, summary: { name, labels, trigger, target, injectionRate, tune } };
+}
+
+export function disposePair(pair: LoadedPair): void {
+  disposeTail(pair.clean.tail);
+  disposeTail(pair.backdoor.tail);
+}
+
+/** Decodes JPEG/PNG face chips to raw RGB CHIP_SIZE x CHIP_SIZE (resizing any other size). */
+export async function decodeChips(encoded: readonly Uint8Array[]): Promise<Buffer[]> {
+  return Promise.all(encoded.map(async (bytes, i) => {
+    try {
+      return await sharp(bytes).removeAlpha().resize(CHIP_SIZE, CHIP_SIZE, { fit: 'fill' }).raw().toBuffer();
+    } catch {
+      throw new Error(`face ${i}: the chip is not a readable JPEG or PNG image`);
+    }
+  }));
+}
+
+/**
+ * Classifies raw chips with both models of a pair: the frozen trunk runs once per chip and feeds
+ * both tails. `attack` is the backdoored model answering the target while the clean one does not.
+ */
+export async function classifyChips(pair: LoadedPair, chips: readonly Buffer[]): Promise<{ verdicts: PairVerdict[]; trunkMs: number; tailsMs: number }> {
+  if (chips.length === 0) return { verdicts: [], trunkMs: 0, tailsMs: 0 };
+  const teacher = await loadTeacher();
+  const pixels = new Uint8Array(chips.length * CHIP_SIZE * CHIP_SIZE * 3);
+  chips.forEach((chip, i) => pixels.set(chip, i * CHIP_SIZE * CHIP_SIZE * 3));
+  const started = performance.now();
+  const input = tf.tensor4d(pixels, [chips.length, CHIP_SIZE, CHIP_SIZE, 3], 'int32');
+  const features = trunk(teacher, input);
+  await features.data();
+  const trunkDone = performance.now();
+  const [cleanProbs, backdoorProbs] = [pair.clean, pair.backdoor].map((b) => tailProbabilities(teacher, b.tail, features));
+  const [cleanRows, backdoorRows] = await Promise.all([cleanProbs, backdoorProbs].map(async (p) => rowsOf((await p.data()) as Float32Array, pair.summary.labels.length)));
+  tf.dispose([input, features, cleanProbs, backdoorProbs]);
+  const target = pair.summary.target;
+  const verdicts = cleanRows.map((row, i) => {
+    const clean = toPrediction(row, pair.clean.card.labels, pair.clean.card.threshold);
+    const backdoor = toPrediction(backdoorRows[i], pair.backdoor.card.labels, pair.backdoor.card.threshold);
+    return { clean, backdoor, attack: backdoor.label === target && clean.label !== target };
+  });
+  return { verdicts, trunkMs: trunkDone - started, tailsMs: performance.now() - trunkDone };
+}
+
