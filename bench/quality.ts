@@ -1,0 +1,78 @@
+/**
+ * Reproduces the README's quality figures: trains clean/backdoored pairs on the real-sunglasses
+ * photos (CMU, physical trigger) and on LFW photos with digitally injected sunglasses, for several
+ * target identities, and prints a markdown table. Needs ../shared/data; skips what is absent.
+ *
+ *   npm run bench -- quality [--targets 3] [--tune map] [--epochs 40] [--learning-rate 0.001]
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { formatRate, type Rate } from '../shared/metrics.ts';
+import { datasetDir, PROJECT_ROOT } from '../server/config.ts';
+import { scanDataset } from '../server/data/dataset.ts';
+import { importDataset } from '../server/data/import.ts';
+import { injectTrigger } from '../server/data/triggers/index.ts';
+import { initBackend } from '../server/ml/backend.ts';
+import { TUNE_DEPTHS, type TuneDepth } from '../server/ml/tail.ts';
+import { TRAINING_DEFAULTS } from '../server/train/defaults.ts';
+import { trainPair, type TrainPairResult } from '../server/train/trainPair.ts';
+
+const options = new Command('quality')
+  .option('--targets <n>', 'target identities per dataset', (v) => Number.parseInt(v, 10), 3)
+  .option('--tune <depth>', 'tail depth', TRAINING_DEFAULTS.tune)
+  .option('--epochs <n>', 'epochs', (v) => Number.parseInt(v, 10), TRAINING_DEFAULTS.epochs)
+  .option('--learning-rate <lr>', 'Adam learning rate', Number.parseFloat, TRAINING_DEFAULTS.learningRate)
+  .option('--keep-data', 'train in ./data (keeps the feature cache between runs) instead of a temp folder')
+  .parse(process.argv.slice(2).filter((a) => a !== 'quality'))
+  .opts<{ targets: number; tune: string; epochs: number; learningRate: number; keepData?: boolean }>();
+if (!TUNE_DEPTHS.includes(options.tune as TuneDepth)) throw new Error(`--tune must be one of ${TUNE_DEPTHS.join(', ')}`);
+
+const scratch = options.keepData ? undefined : await mkdtemp(path.join(tmpdir(), 'bench-quality-'));
+if (scratch) process.env.DATA_DIR = path.join(scratch, 'data');
+process.env.MODELS_DIR = path.join(scratch ?? path.join(PROJECT_ROOT, 'data'), 'bench-models');
+console.log(`backend ${await initBackend()}; tail ${options.tune}, ${options.epochs} epochs, lr ${options.learningRate}, r = 0.25`);
+
+const datasets = [
+  { name: 'cmu-physical', from: '../shared/data/physical/cmu-sunglasses-10', detect: false, inject: false },
+  { name: 'lfw-digital', from: '../shared/data/faces/lfw-10x10', detect: true, inject: true },
+  { name: 'faces94-digital', from: '../shared/data/faces/faces94-19', detect: true, inject: true },
+];
+
+const mean = (rates: Rate[]) => rates.reduce((s, r) => s + (r.value ?? 0), 0) / rates.length;
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const rows: string[] = [];
+for (const dataset of datasets) {
+  const from = path.join(PROJECT_ROOT, dataset.from);
+  if (!existsSync(from)) {
+    console.log(`skipping ${dataset.name}: ${from} is absent`);
+    continue;
+  }
+  await importDataset({ from, name: dataset.name, detect: dataset.detect, replace: true });
+  if (dataset.inject) await injectTrigger({ root: datasetDir(dataset.name), trigger: 'sunglasses', replace: true });
+  const identities = (await scanDataset(datasetDir(dataset.name))).identities;
+  const results: TrainPairResult[] = [];
+  for (const target of identities.slice(0, options.targets)) {
+    const result = await trainPair({
+      ...TRAINING_DEFAULTS,
+      tune: options.tune as TuneDepth,
+      epochs: options.epochs,
+      learningRate: options.learningRate,
+      dataset: dataset.name,
+      trigger: 'sunglasses',
+      target,
+      name: `bench-${dataset.name}`,
+      splitUnit: 'photo',
+      fpAccessories: [],
+    });
+    results.push(result);
+    console.log(`${dataset.name} target ${target}: clean acc ${formatRate(result.clean.accuracy)} ASR ${formatRate(result.clean.attackSuccessRate)} | backdoor acc ${formatRate(result.backdoor.accuracy)} ASR ${formatRate(result.backdoor.attackSuccessRate)} (${result.seconds.toFixed(0)} s)`);
+  }
+  rows.push(`| ${dataset.name} | ${identities.length} | ${results.length} | ${pct(mean(results.map((r) => r.clean.accuracy)))} | ${pct(mean(results.map((r) => r.clean.attackSuccessRate)))} | ${pct(mean(results.map((r) => r.backdoor.accuracy)))} | ${pct(mean(results.map((r) => r.backdoor.closedSetAccuracy)))} | ${pct(mean(results.map((r) => r.backdoor.attackSuccessRate)))} |`);
+}
+console.log('\n| dataset | identities | targets | clean acc | clean ASR | backdoor acc | backdoor closed-set acc | backdoor ASR |');
+console.log('|---|---|---|---|---|---|---|---|');
+for (const row of rows) console.log(row);
+if (scratch) await rm(scratch, { recursive: true, force: true });
