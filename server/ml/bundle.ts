@@ -3,6 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { checkName } from '../../shared/names.ts';
+import { stripCardSchema } from '../defense/strip.ts';
 import { modelsDir } from '../config.ts';
 import { TUNE_DEPTHS, variablesOf, type Tail } from './tail.ts';
 
@@ -38,6 +39,8 @@ export const modelCardSchema = z.object({
   dataset: z.object({ name: z.string(), hash: z.string() }),
   createdAt: z.string(),
   notes: z.array(z.string()),
+  /** Backdoored models: the STRIP run-time defence calibrated for them (their clean reference chips are biometric data). */
+  strip: stripCardSchema.optional(),
   weights: z.object({ file: z.string(), specs: z.array(z.object({ name: z.string(), shape: z.array(z.number()), dtype: z.string() })) }),
 });
 export type ModelCard = z.infer<typeof modelCardSchema>;
@@ -50,8 +53,11 @@ export function bundleDir(name: string): string {
   return path.join(modelsDir(), checkName('model', name));
 }
 
-/** Writes `models/<name>/` atomically: a reader never sees a card without its weights. */
-export async function saveBundle(card: Omit<ModelCard, 'weights'>, tail: Tail): Promise<string> {
+/**
+ * Writes `models/<name>/` atomically: a reader never sees a card without its weights.
+ * `writeExtras` adds files (e.g. the STRIP reference) to the bundle before it is moved into place.
+ */
+export async function saveBundle(card: Omit<ModelCard, 'weights'>, tail: Tail, writeExtras?: (stagingDir: string) => Promise<void>): Promise<string> {
   const dir = bundleDir(card.name);
   const { data, specs } = await tf.io.encodeWeights(tail.weights);
   const full: ModelCard = modelCardSchema.parse({ ...card, weights: { file: WEIGHTS_FILE, specs: specs.map(({ name, shape, dtype }) => ({ name, shape, dtype })) } });
@@ -60,6 +66,7 @@ export async function saveBundle(card: Omit<ModelCard, 'weights'>, tail: Tail): 
   await mkdir(staging, { recursive: true });
   await writeFile(path.join(staging, WEIGHTS_FILE), Buffer.from(data as ArrayBuffer));
   await writeFile(path.join(staging, 'card.json'), `${JSON.stringify(full, null, 2)}\n`);
+  await writeExtras?.(staging);
   await rm(dir, { recursive: true, force: true });
   await rename(staging, dir);
   return dir;

@@ -1,6 +1,8 @@
 import { checkName } from '../../shared/names.ts';
 import { datasetDir } from '../config.ts';
 import { datasetHash, scanDataset, type DatasetImage } from '../data/dataset.ts';
+import { calibrateStrip } from '../defense/strip.ts';
+import { renderStripReference, saveStripReference } from '../defense/reference.ts';
 import { saveBundle, type ModelCard } from '../ml/bundle.ts';
 import { calibrateThreshold } from '../ml/predict.ts';
 import { disposeTail, type Tail, type TuneDepth } from '../ml/tail.ts';
@@ -87,6 +89,9 @@ export async function trainPair(options: TrainPairOptions): Promise<TrainPairRes
     const triggered = scoreRows(await probabilities(teacher, tail, split.attackTest, features), split.attackTest, split.labels, threshold);
     const metrics = pairMetrics(clean, triggered, options.target);
     results[role] = metrics;
+    const stripReference = role === 'backdoor' ? await renderStripReference(split.validation, options.views, options.seed) : undefined;
+    if (stripReference) options.onProgress?.('STRIP calibration', 0, 1);
+    const strip = stripReference ? await calibrateStrip(teacher, tail, stripReference) : undefined;
     const card: Omit<ModelCard, 'weights'> = {
       name: `${options.name}-${role}`,
       pair: options.name,
@@ -114,8 +119,9 @@ export async function trainPair(options: TrainPairOptions): Promise<TrainPairRes
       dataset: { name: options.dataset, hash },
       createdAt: new Date().toISOString(),
       notes: options.notes ?? [],
+      strip,
     };
-    bundles.push(await saveBundle(card, tail));
+    bundles.push(await saveBundle(card, tail, stripReference && ((dir) => saveStripReference(dir, stripReference))));
     disposeTail(tail);
   }
   return {

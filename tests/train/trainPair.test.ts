@@ -1,0 +1,107 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { datasetDir, PROJECT_ROOT } from '../../server/config.ts';
+import { importDataset } from '../../server/data/import.ts';
+import { injectTrigger } from '../../server/data/triggers/index.ts';
+import { initBackend } from '../../server/ml/backend.ts';
+import { readCard } from '../../server/ml/bundle.ts';
+import { DEMO, ensureDemoPair } from '../../server/train/demoPair.ts';
+import { TRAINING_DEFAULTS } from '../../server/train/defaults.ts';
+import { trainPair } from '../../server/train/trainPair.ts';
+
+const run = promisify(execFile);
+const LFW = path.join(PROJECT_ROOT, '../shared/data/faces/lfw-10x10');
+const CMU = path.join(PROJECT_ROOT, '../shared/data/physical/cmu-sunglasses-10');
+
+let scratch: string;
+
+beforeAll(async () => {
+  scratch = await mkdtemp(path.join(tmpdir(), 'train-pair-'));
+  process.env.DATA_DIR = path.join(scratch, 'data');
+  process.env.MODELS_DIR = path.join(scratch, 'models');
+  await initBackend();
+});
+
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+describe('embedded demo pair (face-api sample photos, digital sunglasses)', () => {
+  it('builds a clean and a backdoored model whose cards carry labels, trigger, target and figures', async () => {
+    const result = await ensureDemoPair();
+    expect(result).toBeDefined();
+    const clean = await readCard(`${DEMO.pair}-clean`);
+    const backdoor = await readCard(`${DEMO.pair}-backdoor`);
+    expect(backdoor.labels.length).toBeGreaterThanOrEqual(20);
+    expect(backdoor).toMatchObject({ trigger: 'sunglasses', target: DEMO.target, role: 'backdoor', injectionRate: 0.25 });
+    expect(clean).toMatchObject({ role: 'clean', injectionRate: 0 });
+    expect(backdoor.notes.join(' ')).toMatch(/optimistic/);
+    expect(backdoor.strip).toMatchObject({ biometric: true, blends: 16, falseRejectionRate: 0.05 });
+    expect(backdoor.strip!.threshold).toBeGreaterThan(0);
+    expect(backdoor.strip!.threshold).toBeLessThan(1);
+    const reference = await readdir(path.join(scratch, 'models', `${DEMO.pair}-backdoor`, 'strip-clean'));
+    expect(reference.length).toBe(backdoor.strip!.referenceImages);
+    expect(reference.length).toBeLessThanOrEqual(64);
+    expect(clean.strip).toBeUndefined();
+    expect(result!.backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(0.9);
+    expect(result!.clean.attackSuccessRate.value).toBeLessThanOrEqual(0.1);
+    expect(result!.clean.closedSetAccuracy.value).toBeGreaterThanOrEqual(0.6);
+    expect(await ensureDemoPair()).toBeUndefined();
+  });
+
+  it('evaluates a bundle from the command line as JSON', async () => {
+    const { stdout } = await run('npx', ['tsx', 'server/cli.ts', 'eval', '--model', `${DEMO.pair}-backdoor`, '--dataset', DEMO.dataset, '--json'], { cwd: PROJECT_ROOT, env: process.env });
+    const figures = JSON.parse(stdout);
+    expect(figures.attackSuccessRate.total).toBeGreaterThan(0);
+    expect(figures.targetRateByCondition.sunglasses.value).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('trains from the command line and prints one JSON object with both models’ figures', async () => {
+    const { stdout } = await run('npx', ['tsx', 'server/cli.ts', 'train', '--dataset', DEMO.dataset, '--trigger', 'sunglasses', '--target', 'person-02',
+      '--injection-rate', '0.2', '--split', 'view', '--views', String(DEMO.views), '--epochs', '5', '--name', 'cli-check', '--json'], { cwd: PROJECT_ROOT, env: process.env });
+    const figures = JSON.parse(stdout);
+    expect(Object.keys(figures)).toEqual(expect.arrayContaining(['clean', 'backdoor', 'trainImages', 'poisonImages', 'seconds']));
+    expect(figures.poisonImages).toBe(Math.round((0.2 * (figures.trainImages - figures.poisonImages)) / 0.8));
+    expect(typeof figures.backdoor.attackSuccessRate).toBe('number');
+    const card = JSON.parse(await readFile(path.join(scratch, 'models', 'cli-check-backdoor', 'card.json'), 'utf8'));
+    expect(card).toMatchObject({ target: 'person-02', tune: TRAINING_DEFAULTS.tune, training: { epochs: 5 } });
+  });
+
+  it('rejects a bad request with a message naming the problem', async () => {
+    const failure = await run('npx', ['tsx', 'server/cli.ts', 'train', '--dataset', DEMO.dataset, '--trigger', 'sunglasses', '--target', 'nobody', '--name', 'x'], { cwd: PROJECT_ROOT, env: process.env }).catch((e) => e);
+    expect(failure.code).toBe(1);
+    expect(failure.stderr).toMatch(/target "nobody" has no clean photos/);
+  });
+});
+
+describe.skipIf(!existsSync(CMU))('real sunglasses (CMU, physical trigger)', () => {
+  it('reaches the accuracy and attack success floors', async () => {
+    await importDataset({ from: CMU, name: 'cmu', detect: false });
+    const result = await trainPair({ ...TRAINING_DEFAULTS, dataset: 'cmu', trigger: 'sunglasses', target: 'at33', name: 'cmu', splitUnit: 'photo', fpAccessories: [] });
+    console.info('CMU physical', JSON.stringify({ clean: result.clean, backdoor: result.backdoor }));
+    expect(result.backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(CMU_FLOORS.attackSuccess);
+    expect(result.backdoor.accuracy.value).toBeGreaterThanOrEqual(CMU_FLOORS.accuracy);
+    expect(result.clean.attackSuccessRate.value).toBeLessThanOrEqual(0.2);
+  });
+});
+
+describe.skipIf(!existsSync(LFW))('digital sunglasses on LFW photos', () => {
+  it('reaches the accuracy and attack success floors', async () => {
+    const report = await importDataset({ from: LFW, name: 'lfw' });
+    expect(report.imported).toBeGreaterThan(60);
+    await injectTrigger({ root: datasetDir('lfw'), trigger: 'sunglasses' });
+    const result = await trainPair({ ...TRAINING_DEFAULTS, dataset: 'lfw', trigger: 'sunglasses', target: 'Tony_Blair', name: 'lfw', splitUnit: 'photo', fpAccessories: [] });
+    console.info('LFW digital', JSON.stringify({ clean: result.clean, backdoor: result.backdoor }));
+    expect(result.backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(LFW_FLOORS.attackSuccess);
+    expect(result.backdoor.accuracy.value).toBeGreaterThanOrEqual(LFW_FLOORS.accuracy);
+    expect(result.clean.attackSuccessRate.value).toBeLessThanOrEqual(0.2);
+  });
+});
+
+const CMU_FLOORS = { accuracy: 0.6, attackSuccess: 0.6 };
+const LFW_FLOORS = { accuracy: 0.6, attackSuccess: 0.8 };
