@@ -176,6 +176,37 @@ program
     });
   });
 
+program
+  .command('report')
+  .description('figures of a logged live session, computed from the per-frame log')
+  .requiredOption('--session <id>', 'session id (see GET /api/sessions)', number('int', 1, Number.MAX_SAFE_INTEGER))
+  .option('--json', 'print the report as one JSON object')
+  .action(async (opts: { session: number; json?: boolean }) => {
+    const { defaultLogFile, openLog } = await import('./log/db.ts');
+    const { sessionReport } = await import('./log/reports.ts');
+    const log = openLog(defaultLogFile(), { readonly: true });
+    try {
+      const report = sessionReport(log, opts.session);
+      if (opts.json) return console.log(JSON.stringify(report));
+      console.log(`session ${report.session.id}: ${report.session.endedAt ? 'finished' : 'unfinished'}`);
+      for (const pair of report.pairs) {
+        console.log(`pair ${pair.pair} (target ${pair.target}, trigger ${pair.trigger}), ${pair.faces} faces in ${pair.frames} frames`);
+        printRates('  rates', {
+          attackSuccess: pair.attack.successRate.overall,
+          cleanModelOnTriggered: pair.attack.cleanModelAccuracy.overall,
+          cleanAccuracyClean: pair.cleanAccuracy.clean.overall,
+          cleanAccuracyBackdoor: pair.cleanAccuracy.backdoor.overall,
+          stripDetection: pair.strip.detection.overall,
+          stripFalseAlarms: pair.strip.falseAlarms.overall,
+          stripCoverage: pair.strip.coverage,
+        });
+        for (const fp of pair.falsePositives) console.log(`  false positives with ${fp.accessory.padEnd(14)} ${formatRate(fp.rate.overall)}`);
+      }
+    } finally {
+      log.close();
+    }
+  });
+
 program.parseAsync().catch((error: unknown) => {
   console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;
