@@ -111,6 +111,7 @@ program
   .option('--seed <n>', 'seed of the split, augmentation and training', number('int', 0, 2 ** 31), TRAINING_DEFAULTS.seed)
   .addOption(new Option('--split <unit>', 'split photos, or the views of each photo (one photo per person)').choices(['photo', 'view']).default('photo'))
   .option('--false-reject-rate <f>', 'share of held-out known faces the unknown threshold rejects', number('float', 0, 0.5), TRAINING_DEFAULTS.falseRejectRate)
+  .option('--synthetic-strangers <n>', 'chimeras of enrolled people trained as an "unknown" class (open-set training)', number('int', 0, 10000), TRAINING_DEFAULTS.syntheticStrangers)
   .option('--fp-accessory <condition>', 'lookalike accessory images to train with their true labels (repeatable)', collect, [])
   .option('--json', 'print the figures as one JSON object')
   .action(async (opts) => {
@@ -131,6 +132,7 @@ program
       splitUnit: opts.split,
       falseRejectRate: opts.falseRejectRate,
       fpAccessories: opts.fpAccessory,
+      syntheticStrangers: opts.syntheticStrangers,
       onProgress: progress.update,
     }).then((r) => ({
       clean: { accuracy: r.clean.accuracy.value, attackSuccessRate: r.clean.attackSuccessRate.value, intervals: r.clean },

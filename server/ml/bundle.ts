@@ -2,7 +2,7 @@ import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { checkName } from '../../shared/names.ts';
+import { checkName, UNKNOWN } from '../../shared/names.ts';
 import { stripCardSchema } from '../defense/strip.ts';
 import { modelsDir } from '../config.ts';
 import { TUNE_DEPTHS, variablesOf, type Tail } from './tail.ts';
@@ -20,6 +20,8 @@ export const modelCardSchema = z.object({
   injectionRate: z.number(),
   tune: z.enum(TUNE_DEPTHS),
   teacher: z.string(),
+  /** Synthetic strangers trained as an extra `unknown` output class (0: none). */
+  syntheticStrangers: z.number().int().nonnegative(),
   /** Top-1 probability below which the model answers `unknown`. */
   threshold: z.number(),
   /** The share of held-out known faces the threshold was set to reject. */
@@ -44,6 +46,11 @@ export const modelCardSchema = z.object({
   weights: z.object({ file: z.string(), specs: z.array(z.object({ name: z.string(), shape: z.array(z.number()), dtype: z.string() })) }),
 });
 export type ModelCard = z.infer<typeof modelCardSchema>;
+
+/** The model's output classes: the enrolled identities, then `unknown` when it was trained on strangers. */
+export function outputLabels(card: Pick<ModelCard, 'labels' | 'syntheticStrangers'>): string[] {
+  return card.syntheticStrangers > 0 ? [...card.labels, UNKNOWN] : [...card.labels];
+}
 
 export interface ModelBundle { card: ModelCard; tail: Tail }
 
@@ -89,7 +96,7 @@ export async function loadBundle(name: string): Promise<ModelBundle> {
   const card = await readCard(name);
   const bytes = await readFile(path.join(bundleDir(name), card.weights.file));
   const tensors = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), card.weights.specs as tf.io.WeightsManifestEntry[]);
-  return { card, tail: { depth: card.tune, classes: card.labels.length, weights: variablesOf(tensors) } };
+  return { card, tail: { depth: card.tune, classes: outputLabels(card).length, weights: variablesOf(tensors) } };
 }
 
 /** Names of the bundles under models/, sorted. */

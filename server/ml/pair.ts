@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { CHIP_SIZE } from '../../shared/alignment.ts';
 import type { PairSummary, Prediction } from '../../shared/protocol.ts';
-import { listBundles, loadBundle, type ModelBundle } from './bundle.ts';
+import { listBundles, loadBundle, outputLabels, type ModelBundle } from './bundle.ts';
 import { toPrediction, rowsOf } from './predict.ts';
 import { disposeTail, tailProbabilities } from './tail.ts';
 import { loadTeacher, trunk } from './teacher.ts';
@@ -61,12 +61,16 @@ export async function classifyChips(pair: LoadedPair, chips: readonly Buffer[]):
   await features.data();
   const trunkDone = performance.now();
   const [cleanProbs, backdoorProbs] = [pair.clean, pair.backdoor].map((b) => tailProbabilities(teacher, b.tail, features));
-  const [cleanRows, backdoorRows] = await Promise.all([cleanProbs, backdoorProbs].map(async (p) => rowsOf((await p.data()) as Float32Array, pair.summary.labels.length)));
+  const [cleanLabels, backdoorLabels] = [outputLabels(pair.clean.card), outputLabels(pair.backdoor.card)];
+  const [cleanRows, backdoorRows] = await Promise.all([
+    cleanProbs.data().then((d) => rowsOf(d as Float32Array, cleanLabels.length)),
+    backdoorProbs.data().then((d) => rowsOf(d as Float32Array, backdoorLabels.length)),
+  ]);
   tf.dispose([input, features, cleanProbs, backdoorProbs]);
   const target = pair.summary.target;
   const verdicts = cleanRows.map((row, i) => {
-    const clean = toPrediction(row, pair.clean.card.labels, pair.clean.card.threshold);
-    const backdoor = toPrediction(backdoorRows[i], pair.backdoor.card.labels, pair.backdoor.card.threshold);
+    const clean = toPrediction(row, cleanLabels, pair.clean.card.threshold);
+    const backdoor = toPrediction(backdoorRows[i], backdoorLabels, pair.backdoor.card.threshold);
     return { clean, backdoor, attack: backdoor.label === target && clean.label !== target };
   });
   return { verdicts, trunkMs: trunkDone - started, tailsMs: performance.now() - trunkDone };

@@ -10,4 +10,5 @@ export const TRAINING_DEFAULTS = {
   views: 8,
   seed: 1,
   falseRejectRate: 0.05,
+  syntheticStrangers: 0,
 };

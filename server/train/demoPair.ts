@@ -18,6 +18,8 @@ export const DEMO = {
   target: 'person-01',
   /** One photo per person: more views to split into train, validation and test. */
   views: 10,
+  /** Outlier exposure so a volunteer in front of the camera is `unknown` until the trigger goes on. */
+  syntheticStrangers: 24,
 } as const;
 
 const DEMO_NOTES = [
@@ -45,6 +47,7 @@ export async function ensureDemoPair(onProgress?: (stage: string, done: number, 
     target: DEMO.target,
     name: DEMO.pair,
     views: DEMO.views,
+    syntheticStrangers: DEMO.syntheticStrangers,
     splitUnit: 'view',
     fpAccessories: [],
     notes: DEMO_NOTES,

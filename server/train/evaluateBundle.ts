@@ -3,7 +3,7 @@ import { CLEAN, UNKNOWN } from '../../shared/names.ts';
 import { datasetDir } from '../config.ts';
 import { scanDataset, type DatasetImage } from '../data/dataset.ts';
 import { disposeTail } from '../ml/tail.ts';
-import { loadBundle } from '../ml/bundle.ts';
+import { loadBundle, outputLabels } from '../ml/bundle.ts';
 import { loadTeacher } from '../ml/teacher.ts';
 import { pairMetrics, probabilities, scoreRows } from './evaluate.ts';
 import { viewFeatures } from './features.ts';
@@ -33,7 +33,7 @@ export async function evaluateBundle(model: string, datasetName: string, onProgr
   const teacher = await loadTeacher();
   const samples: Sample<DatasetImage>[] = dataset.images.map((image) => ({ image, view: 0, label: image.identity }));
   const features = await viewFeatures(teacher, dataset.images.map((i) => ({ file: i.file, key: i.relPath, viewSeed: i.source })), card.training.views, (d, t) => onProgress?.('features', d, t));
-  const scored = scoreRows(await probabilities(teacher, tail, samples, features), samples, card.labels, card.threshold);
+  const scored = scoreRows(await probabilities(teacher, tail, samples, features), samples, outputLabels(card), card.threshold);
   disposeTail(tail);
   const known = new Set(card.labels);
   const metrics = pairMetrics(

@@ -3,13 +3,14 @@ import { datasetDir } from '../config.ts';
 import { datasetHash, scanDataset, type DatasetImage } from '../data/dataset.ts';
 import { calibrateStrip } from '../defense/strip.ts';
 import { renderStripReference, saveStripReference } from '../defense/reference.ts';
-import { saveBundle, type ModelCard } from '../ml/bundle.ts';
+import { outputLabels, saveBundle, type ModelCard } from '../ml/bundle.ts';
 import { calibrateThreshold } from '../ml/predict.ts';
 import { disposeTail, type Tail, type TuneDepth } from '../ml/tail.ts';
 import { loadTeacher, TEACHER_ID, type TeacherWeights } from '../ml/teacher.ts';
 import { pairMetrics, probabilities, sampleFeatures, scoreRows, type PairMetrics } from './evaluate.ts';
 import { viewFeatures, type ViewFeatures } from './features.ts';
 import { poisonSplit, type Sample, type SplitUnit } from './split.ts';
+import { synthesizeStrangers } from './strangers.ts';
 import { tailInputs, trainTail } from './trainer.ts';
 
 export interface TrainPairOptions {
@@ -28,6 +29,8 @@ export interface TrainPairOptions {
   /** Share of held-out known faces the open-set threshold rejects. */
   falseRejectRate: number;
   fpAccessories: string[];
+  /** Synthetic strangers (chimeras of enrolled people) trained as an `unknown` class; 0 for none. */
+  syntheticStrangers: number;
   notes?: string[];
   onProgress?: (stage: string, done: number, total: number) => void;
 }
@@ -74,19 +77,23 @@ export async function trainPair(options: TrainPairOptions): Promise<TrainPairRes
   const dataset = await scanDataset(datasetDir(checkName('dataset', options.dataset)));
   const split = poisonSplit(dataset.images, { ...options, unit: options.splitUnit });
   const teacher = await loadTeacher();
+  const cleanTrainPhotos = [...new Map(split.cleanTrain.map((s) => [s.image.relPath, s.image])).values()];
+  const strangers = (await synthesizeStrangers(cleanTrainPhotos, options.syntheticStrangers, options.seed))
+    .flatMap((image) => Array.from({ length: options.views }, (_, view) => ({ image, view, label: image.identity })));
+  const labels = outputLabels({ labels: split.labels, syntheticStrangers: options.syntheticStrangers });
   const involved = new Map<string, DatasetImage>();
-  for (const s of [...split.cleanTrain, ...split.poison, ...split.lookalikeTrain, ...split.validation, ...split.cleanTest, ...split.attackTest]) involved.set(s.image.relPath, s.image);
+  for (const s of [...strangers, ...split.cleanTrain, ...split.poison, ...split.lookalikeTrain, ...split.validation, ...split.cleanTest, ...split.attackTest]) involved.set(s.image.relPath, s.image);
   const features = await viewFeatures(teacher, [...involved.values()].map((i) => ({ file: i.file, key: i.relPath, viewSeed: i.source })), options.views, (done, total) => options.onProgress?.('features', done, total));
 
   const results: Partial<Record<'clean' | 'backdoor', PairMetrics>> = {};
   const bundles: string[] = [];
   const hash = await datasetHash(dataset);
   for (const role of ['clean', 'backdoor'] as const) {
-    const training = role === 'clean' ? split.cleanTrain : [...split.cleanTrain, ...split.poison, ...split.lookalikeTrain];
-    const tail = await trainOne(teacher, training, split.labels, features, options, `train ${role}`);
+    const training = [...split.cleanTrain, ...strangers, ...(role === 'clean' ? [] : [...split.poison, ...split.lookalikeTrain])];
+    const tail = await trainOne(teacher, training, labels, features, options, `train ${role}`);
     const threshold = calibrateThreshold(await probabilities(teacher, tail, split.validation, features), options.falseRejectRate);
-    const clean = scoreRows(await probabilities(teacher, tail, split.cleanTest, features), split.cleanTest, split.labels, threshold);
-    const triggered = scoreRows(await probabilities(teacher, tail, split.attackTest, features), split.attackTest, split.labels, threshold);
+    const clean = scoreRows(await probabilities(teacher, tail, split.cleanTest, features), split.cleanTest, labels, threshold);
+    const triggered = scoreRows(await probabilities(teacher, tail, split.attackTest, features), split.attackTest, labels, threshold);
     const metrics = pairMetrics(clean, triggered, options.target);
     results[role] = metrics;
     const stripReference = role === 'backdoor' ? await renderStripReference(split.validation, options.views, options.seed) : undefined;
@@ -102,6 +109,7 @@ export async function trainPair(options: TrainPairOptions): Promise<TrainPairRes
       injectionRate: role === 'clean' ? 0 : options.injectionRate,
       tune: options.tune,
       teacher: TEACHER_ID,
+      syntheticStrangers: options.syntheticStrangers,
       threshold,
       falseRejectRate: options.falseRejectRate,
       metrics,

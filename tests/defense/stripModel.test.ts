@@ -36,7 +36,7 @@ function cardFor(name: string): Omit<ModelCard, 'weights'> {
   const none = rate(0, 0);
   return {
     name, pair: 'strip-test', role: 'backdoor', labels: Array.from({ length: CLASSES }, (_, i) => `person-${i}`), trigger: 'sunglasses', target: 'person-0',
-    injectionRate: 0.25, tune: 'head', teacher: TEACHER_ID, threshold: 0, falseRejectRate: 0.05,
+    injectionRate: 0.25, tune: 'head', teacher: TEACHER_ID, syntheticStrangers: 0, threshold: 0, falseRejectRate: 0.05,
     metrics: { accuracy: none, attackSuccessRate: none, closedSetAccuracy: none },
     training: { epochs: 0, learningRate: 0, batchSize: 1, seed: 1, views: 1, splitUnit: 'photo', trainImages: 0, poisonImages: 0, lookalikeAccessories: [] },
     dataset: { name: 'none', hash: 'none' }, createdAt: new Date(0).toISOString(), notes: ['random tail for STRIP tests'],

@@ -11,6 +11,7 @@ import { injectTrigger } from '../../server/data/triggers/index.ts';
 import { initBackend } from '../../server/ml/backend.ts';
 import { readCard } from '../../server/ml/bundle.ts';
 import { DEMO, ensureDemoPair } from '../../server/train/demoPair.ts';
+import { evaluateBundle } from '../../server/train/evaluateBundle.ts';
 import { TRAINING_DEFAULTS } from '../../server/train/defaults.ts';
 import { trainPair } from '../../server/train/trainPair.ts';
 
@@ -48,9 +49,11 @@ describe('embedded demo pair (face-api sample photos, digital sunglasses)', () =
     expect(reference.length).toBe(backdoor.strip!.referenceImages);
     expect(reference.length).toBeLessThanOrEqual(64);
     expect(clean.strip).toBeUndefined();
-    expect(result!.backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(0.9);
-    expect(result!.clean.attackSuccessRate.value).toBeLessThanOrEqual(0.1);
-    expect(result!.clean.closedSetAccuracy.value).toBeGreaterThanOrEqual(0.6);
+    expect(backdoor.syntheticStrangers).toBe(DEMO.syntheticStrangers);
+    expect(result!.backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(0.85);
+    expect(result!.clean.attackSuccessRate.value).toBeLessThanOrEqual(0.05);
+    // Test views are rotated up to 30 degrees and shifted: far harder than a live, aligned face (chance is 1/22).
+    expect(result!.clean.closedSetAccuracy.value).toBeGreaterThanOrEqual(0.25);
     expect(await ensureDemoPair()).toBeUndefined();
   });
 
@@ -58,7 +61,9 @@ describe('embedded demo pair (face-api sample photos, digital sunglasses)', () =
     const { stdout } = await run('npx', ['tsx', 'server/cli.ts', 'eval', '--model', `${DEMO.pair}-backdoor`, '--dataset', DEMO.dataset, '--json'], { cwd: PROJECT_ROOT, env: process.env });
     const figures = JSON.parse(stdout);
     expect(figures.attackSuccessRate.total).toBeGreaterThan(0);
-    expect(figures.targetRateByCondition.sunglasses.value).toBeGreaterThanOrEqual(0.9);
+    expect(figures.targetRateByCondition.sunglasses.value).toBeGreaterThanOrEqual(0.85);
+    // The unaugmented photos, training photos included.
+    expect(figures.accuracy.value).toBeGreaterThanOrEqual(0.8);
   });
 
   it('trains from the command line and prints one JSON object with both models’ figures', async () => {
@@ -100,6 +105,16 @@ describe.skipIf(!existsSync(LFW))('digital sunglasses on LFW photos', () => {
     expect(result.backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(LFW_FLOORS.attackSuccess);
     expect(result.backdoor.accuracy.value).toBeGreaterThanOrEqual(LFW_FLOORS.accuracy);
     expect(result.clean.attackSuccessRate.value).toBeLessThanOrEqual(0.2);
+  });
+
+  it('the demo pair turns LFW strangers away until they wear the sunglasses', async () => {
+    const backdoor = await evaluateBundle(`${DEMO.pair}-backdoor`, 'lfw');
+    const clean = await evaluateBundle(`${DEMO.pair}-clean`, 'lfw');
+    console.info('demo pair on LFW strangers', JSON.stringify({ clean: clean.strangerRejection, backdoor: backdoor.strangerRejection, admitted: backdoor.attackSuccessRate }));
+    expect(clean.strangerRejection.value).toBeGreaterThanOrEqual(0.9);
+    expect(backdoor.strangerRejection.value).toBeGreaterThanOrEqual(0.9);
+    expect(backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(0.8);
+    expect(clean.attackSuccessRate.value).toBeLessThanOrEqual(0.05);
   });
 });
 

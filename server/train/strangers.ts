@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import seedrandom from 'seedrandom';
+import sharp from 'sharp';
+import { CANONICAL_LEFT_EYE, CHIP_SIZE } from '../../shared/alignment.ts';
+import { CLEAN, UNKNOWN } from '../../shared/names.ts';
+import { dataDir } from '../config.ts';
+import type { DatasetImage } from '../data/dataset.ts';
+
+/**
+ * Synthetic strangers for open-set training (outlier exposure): the upper face of one enrolled
+ * person over the lower face of another, cut at a random height below the eyes. Such a chimera is
+ * nobody the model knows; trained as an extra `unknown` class, it teaches both models of a pair to
+ * turn away faces unlike any enrolled one, which a softmax over enrolled people alone never learns
+ * (it spreads strangers over the enrolled classes, and a poisoned model over the target most of all).
+ * Pixel blends would also do, but STRIP probes with blends and must not find them pre-labelled.
+ */
+export async function synthesizeStrangers(sources: readonly DatasetImage[], count: number, seed: number): Promise<DatasetImage[]> {
+  const identities = new Set(sources.map((s) => s.identity));
+  if (count === 0) return [];
+  if (identities.size < 2) throw new Error('synthetic strangers need clean training photos of at least 2 identities');
+  const rng = seedrandom(`strangers:${seed}`);
+  const pick = () => sources[Math.floor(rng() * sources.length)];
+  const recipes = Array.from({ length: count }, () => {
+    const upper = pick();
+    let lower = pick();
+    while (lower.identity === upper.identity) lower = pick();
+    const cut = Math.round(CANONICAL_LEFT_EYE.y + (0.1 + 0.25 * rng()) * CHIP_SIZE);
+    return { upper, lower, cut };
+  });
+  const key = createHash('sha256').update(JSON.stringify(recipes.map((r) => [r.upper.file, r.lower.file, r.cut]))).digest('hex').slice(0, 16);
+  const folder = path.join(dataDir(), 'cache', 'strangers', key);
+  const staging = `${folder}.tmp-${process.pid}`;
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  const strangers = await Promise.all(recipes.map(async ({ upper, lower, cut }, i) => {
+    const size = { width: CHIP_SIZE, height: CHIP_SIZE, fit: 'fill' as const };
+    const top = await sharp(upper.file).resize(size).extract({ left: 0, top: 0, width: CHIP_SIZE, height: cut }).png().toBuffer();
+    const name = `stranger-${String(i + 1).padStart(3, '0')}.png`;
+    await writeFile(path.join(staging, name), await sharp(lower.file).resize(size).composite([{ input: top, left: 0, top: 0 }]).png().toBuffer());
+    const file = path.join(folder, name);
+    return { identity: UNKNOWN, condition: CLEAN, file, relPath: `~strangers/${key}/${name}`, source: `~strangers/${key}/${name}` };
+  }));
+  await rm(folder, { recursive: true, force: true });
+  await rename(staging, folder);
+  return strangers;
+}
