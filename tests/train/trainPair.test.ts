@@ -55,7 +55,7 @@ describe('embedded demo pair (face-api sample photos, digital sunglasses)', () =
     // Test views are rotated up to 30 degrees and shifted: far harder than a live, aligned face (chance is 1/22).
     expect(result!.clean.closedSetAccuracy.value).toBeGreaterThanOrEqual(0.25);
     expect(await ensureDemoPair()).toBeUndefined();
-  });
+  }, 300_000);
 
   it('evaluates a bundle from the command line as JSON', async () => {
     const { stdout } = await run('npx', ['tsx', 'server/cli.ts', 'eval', '--model', `${DEMO.pair}-backdoor`, '--dataset', DEMO.dataset, '--json'], { cwd: PROJECT_ROOT, env: process.env });
@@ -92,7 +92,7 @@ describe.skipIf(!existsSync(CMU))('real sunglasses (CMU, physical trigger)', () 
     expect(result.backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(CMU_FLOORS.attackSuccess);
     expect(result.backdoor.accuracy.value).toBeGreaterThanOrEqual(CMU_FLOORS.accuracy);
     expect(result.clean.attackSuccessRate.value).toBeLessThanOrEqual(0.2);
-  });
+  }, 600_000);
 });
 
 describe.skipIf(!existsSync(LFW))('digital sunglasses on LFW photos', () => {
@@ -105,7 +105,7 @@ describe.skipIf(!existsSync(LFW))('digital sunglasses on LFW photos', () => {
     expect(result.backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(LFW_FLOORS.attackSuccess);
     expect(result.backdoor.accuracy.value).toBeGreaterThanOrEqual(LFW_FLOORS.accuracy);
     expect(result.clean.attackSuccessRate.value).toBeLessThanOrEqual(0.2);
-  });
+  }, 600_000);
 
   it('the demo pair turns LFW strangers away until they wear the sunglasses', async () => {
     const backdoor = await evaluateBundle(`${DEMO.pair}-backdoor`, 'lfw');
@@ -115,8 +115,10 @@ describe.skipIf(!existsSync(LFW))('digital sunglasses on LFW photos', () => {
     expect(backdoor.strangerRejection.value).toBeGreaterThanOrEqual(0.9);
     expect(backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(0.8);
     expect(clean.attackSuccessRate.value).toBeLessThanOrEqual(0.05);
-  });
+  }, 300_000);
 });
 
-const CMU_FLOORS = { accuracy: 0.6, attackSuccess: 0.6 };
-const LFW_FLOORS = { accuracy: 0.6, attackSuccess: 0.8 };
+// Measured at 0.90 and 0.76 (target at33); the floors leave room for run-to-run variation.
+const CMU_FLOORS = { accuracy: 0.75, attackSuccess: 0.6 };
+// Measured at 0.95 and 1.00 (target Tony_Blair).
+const LFW_FLOORS = { accuracy: 0.85, attackSuccess: 0.9 };
