@@ -67,6 +67,69 @@ export interface PairSummary {
 
 export type SelectPairReply = { ok: true; pair: PairSummary } | { ok: false; error: string };
 
+/** GET /api/models */
+export interface ModelsReply {
+  active: string;
+  pairs: PairSummary[];
+}
+
+/** GET /api/health */
+export interface HealthReply {
+  status: 'ok';
+  /** The tfjs backend the server computes on: tensorflow (native, CUDA when tfjs-node-gpu is installed), wasm or cpu. */
+  backend: string;
+  uptimeSeconds: number;
+  activePair: string;
+  /** The cards of the loaded models: the active pair's clean and backdoored model. */
+  models: unknown[];
+}
+
+/** Where the page loads MediaPipe from: the server serves these, nothing comes from a CDN. */
+export const MEDIAPIPE_PATHS = {
+  wasm: '/mediapipe/wasm',
+  faceModel: '/mediapipe/face_detection_short_range.tflite',
+} as const;
+
+/**
+ * Back-pressure by acknowledgement, used on both ends: one item is worked on at a time and at
+ * most one waits; a newer item replaces the waiting one (latest frame wins), which is handed to
+ * `drop`. `work` must settle and handle its own errors.
+ */
+export class LatestWins<T> {
+  #busy = false;
+  #waiting: { item: T } | undefined;
+
+  constructor(
+    private readonly work: (item: T) => Promise<void>,
+    private readonly drop: (item: T) => void = () => {},
+  ) {}
+
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  offer(item: T): void {
+    if (!this.#busy) {
+      void this.#drain(item);
+      return;
+    }
+    if (this.#waiting) this.drop(this.#waiting.item);
+    this.#waiting = { item };
+  }
+
+  async #drain(first: T): Promise<void> {
+    this.#busy = true;
+    try {
+      for (let next: { item: T } | undefined = { item: first }; next; next = this.#waiting) {
+        this.#waiting = undefined;
+        await this.work(next.item);
+      }
+    } finally {
+      this.#busy = false;
+    }
+  }
+}
+
 export interface ClientToServerEvents {
   frame: (payload: FramePayload, ack: (reply: FrameReply) => void) => void;
   selectPair: (name: string, ack: (reply: SelectPairReply) => void) => void;

@@ -1,0 +1,3 @@
+import { buildAssets } from './prepare.ts';
+
+await buildAssets({ force: true, log: console.log });

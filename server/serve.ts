@@ -1,0 +1,45 @@
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { initBackend } from './ml/backend.ts';
+import { createApp } from './http/app.ts';
+import type { ListenConfig } from './http/listen.ts';
+import { ActivePair } from './socket/activePair.ts';
+import { attachLiveSocket } from './socket/index.ts';
+
+export interface RunningServer {
+  url: string;
+  backend: string;
+  close(): Promise<void>;
+}
+
+/** Serves the live demonstrator with `pair` active; the client bundle and face model must be built. */
+export async function startServer(config: ListenConfig, pair: string): Promise<RunningServer> {
+  const backend = await initBackend();
+  const models = await ActivePair.load(pair);
+  const app = createApp({ models, backend, startedAt: Date.now() });
+  const server = config.tls
+    ? https.createServer({ cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }, app)
+    : http.createServer(app);
+  const io = attachLiveSocket(server, models);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host;
+  return {
+    url: `${config.tls ? 'https' : 'http'}://${host}:${port}`,
+    backend,
+    async close() {
+      // io.close() also closes the HTTP server it is attached to.
+      await io.close();
+      await models.dispose();
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import { readCard, type ModelCard } from '../ml/bundle.ts';
+import { classifyChips, disposePair, listPairs, loadPair, type LoadedPair, type PairVerdict } from '../ml/pair.ts';
+import type { PairSummary } from '../../shared/protocol.ts';
+
+export interface Classified {
+  pair: string;
+  verdicts: PairVerdict[];
+  trunkMs: number;
+  tailsMs: number;
+}
+
+/**
+ * The model pair every client is shown, switchable by the presenter. Model work runs one job at a
+ * time: the tensor backend has one set of cores to give, and a switch must not dispose a pair's
+ * weights while a frame is still being classified with them.
+ */
+export class ActivePair {
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(private pair: LoadedPair) {}
+
+  static async load(name: string): Promise<ActivePair> {
+    return new ActivePair(await loadPair(await checkPairName(name)));
+  }
+
+  get summary(): PairSummary {
+    return this.pair.summary;
+  }
+
+  get cards(): ModelCard[] {
+    return [this.pair.clean.card, this.pair.backdoor.card];
+  }
+
+  classify(chips: Buffer[]): Promise<Classified> {
+    return this.#exclusive(async () => ({ pair: this.pair.name, ...(await classifyChips(this.pair, chips)) }));
+  }
+
+  /** Loads `name` and makes it the active pair; the previous pair's weights are freed. */
+  switchTo(name: string): Promise<PairSummary> {
+    return this.#exclusive(async () => {
+      if (name === this.pair.name) return this.pair.summary;
+      const next = await loadPair(await checkPairName(name));
+      disposePair(this.pair);
+      this.pair = next;
+      return next.summary;
+    });
+  }
+
+  dispose(): Promise<void> {
+    return this.#exclusive(async () => disposePair(this.pair));
+  }
+
+  #exclusive<T>(job: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(job);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+}
+
+async function checkPairName(name: string): Promise<string> {
+  const pairs = await listPairs();
+  if (!pairs.includes(name)) throw new Error(`no model pair named "${name}" (available: ${pairs.join(', ') || 'none'})`);
+  return name;
+}
+
+/** Summaries of every pair under models/, read from the backdoored models' cards. */
+export async function pairSummaries(): Promise<PairSummary[]> {
+  return Promise.all((await listPairs()).map(async (name) => {
+    const { labels, trigger, target, injectionRate, tune } = await readCard(`${name}-backdoor`);
+    return { name, labels, trigger, target, injectionRate, tune };
+  }));
+}

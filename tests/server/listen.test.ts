@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_HOST, DEFAULT_PORT, isLoopback, listenConfig } from '../../server/http/listen.ts';
+
+describe('where the server listens', () => {
+  it('binds 127.0.0.1:3000 over plain HTTP by default', () => {
+    expect(listenConfig({})).toEqual({ host: DEFAULT_HOST, port: DEFAULT_PORT });
+    expect(listenConfig({ HOST: 'localhost', PORT: '0' })).toEqual({ host: 'localhost', port: 0 });
+  });
+
+  it('knows loopback addresses', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]']) expect(isLoopback(host), host).toBe(true);
+    for (const host of ['0.0.0.0', '192.168.1.20', '::', 'example.org', '128.0.0.1']) expect(isLoopback(host), host).toBe(false);
+  });
+
+  it('refuses plain HTTP on any other address, saying why', () => {
+    expect(() => listenConfig({ HOST: '0.0.0.0' })).toThrow(/refusing to serve plain HTTP on HOST=0\.0\.0\.0: browsers only give camera access to pages on localhost or HTTPS/);
+  });
+
+  it('serves HTTPS when given a certificate and key, on any address', () => {
+    expect(listenConfig({ HOST: '0.0.0.0', PORT: '8443', TLS_CERT: '/etc/cert.pem', TLS_KEY: '/etc/key.pem' })).toEqual({
+      host: '0.0.0.0',
+      port: 8443,
+      tls: { certFile: '/etc/cert.pem', keyFile: '/etc/key.pem' },
+    });
+    expect(() => listenConfig({ TLS_CERT: '/etc/cert.pem' })).toThrow('set both TLS_CERT and TLS_KEY');
+  });
+
+  it('names a bad port', () => {
+    expect(() => listenConfig({ PORT: 'http' })).toThrow('PORT must be a whole number from 0 to 65535; got "http"');
+    expect(() => listenConfig({ PORT: '70000' })).toThrow('PORT must be a whole number');
+  });
+});
