@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { defaultLogFile, openLog } from './log/db.ts';
 import { initBackend } from './ml/backend.ts';
 import { createApp } from './http/app.ts';
 import type { ListenConfig } from './http/listen.ts';
@@ -14,15 +15,19 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Serves the live demonstrator with `pair` active; the client bundle and face model must be built. */
-export async function startServer(config: ListenConfig, pair: string): Promise<RunningServer> {
+/**
+ * Serves the live demonstrator with `pair` active, logging every answered face to `logFile`; the
+ * client bundle and face model must be built.
+ */
+export async function startServer(config: ListenConfig, pair: string, logFile = defaultLogFile()): Promise<RunningServer> {
   const backend = await initBackend();
   const models = await ActivePair.load(pair);
-  const app = createApp({ models, backend, startedAt: Date.now() });
+  const log = openLog(logFile);
+  const app = createApp({ models, backend, startedAt: Date.now(), log: { db: log, file: logFile } });
   const server = config.tls
     ? https.createServer({ cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }, app)
     : http.createServer(app);
-  const io = attachLiveSocket(server, models);
+  const live = attachLiveSocket(server, models, log);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -37,9 +42,9 @@ export async function startServer(config: ListenConfig, pair: string): Promise<R
     url: `${config.tls ? 'https' : 'http'}://${host}:${port}`,
     backend,
     async close() {
-      // io.close() also closes the HTTP server it is attached to.
-      await io.close();
+      await live.close();
       await models.dispose();
+      log.close();
     },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Rate } from './metrics.ts';
 
 /**
  * The Socket.IO protocol between the live page and the server, declared once for both sides.
@@ -10,7 +11,7 @@ export const MAX_CHIP_BYTES = 64 * 1024;
 /** What the server's Socket.IO `maxHttpBufferSize` is set to: a full frame plus framing. */
 export const MAX_FRAME_BYTES = MAX_FACES_PER_FRAME * MAX_CHIP_BYTES + 16 * 1024;
 
-const boxSchema = z.object({
+export const boxSchema = z.object({
   x: z.number().finite(),
   y: z.number().finite(),
   width: z.number().positive().finite(),
@@ -130,12 +131,58 @@ export class LatestWins<T> {
   }
 }
 
+/**
+ * STRIP's outcome for one answered frame, sent once it settles (after the frame's verdicts).
+ * `skipped`: STRIP was busy with an earlier frame, or could not run for this model.
+ */
+export type StripReply =
+  | { frameId: number; status: 'ran'; ms: number; faces: { entropy: number; flagged: boolean }[] }
+  | { frameId: number; status: 'skipped' };
+
+/**
+ * The presenter's ground truth for the selected face: an identity of the model or `unknown`, and
+ * what the person wears (`none`, the trigger, or an accessory's name); null clears a label.
+ */
+export const groundTruthSchema = z.object({
+  identity: z.string().trim().min(1).max(64).nullable(),
+  worn: z.string().trim().min(1).max(64).nullable(),
+});
+export type GroundTruth = z.infer<typeof groundTruthSchema>;
+
+/** The face the labels belong to, by its box in the latest frame; null goes back to the largest face. */
+export const selectFaceSchema = boxSchema.nullable();
+
+export const startSessionSchema = z.object({
+  /** Face chips are stored in the log only when the presenter switches this on. */
+  storeImages: z.boolean().default(false),
+  notes: z.string().max(500).optional(),
+});
+export type StartSessionRequest = z.input<typeof startSessionSchema>;
+
+/** The connection's logging session and its live counters, recomputed from the log. */
+export interface SessionStatus {
+  id: number;
+  storeImages: boolean;
+  framesLogged: number;
+  /** Over logged faces wearing the trigger whose true identity is not the target. */
+  attackSuccess: Rate;
+}
+
+export type CommandReply = { ok: true } | { ok: false; error: string };
+
 export interface ClientToServerEvents {
   frame: (payload: FramePayload, ack: (reply: FrameReply) => void) => void;
   selectPair: (name: string, ack: (reply: SelectPairReply) => void) => void;
+  setGroundTruth: (labels: GroundTruth, ack: (reply: CommandReply) => void) => void;
+  selectFace: (box: Box | null, ack: (reply: CommandReply) => void) => void;
+  /** Finishes the connection's session and starts a new one (one starts on connect anyway). */
+  startSession: (request: StartSessionRequest, ack: (reply: CommandReply) => void) => void;
 }
 
 export interface ServerToClientEvents {
   /** Sent on connect and whenever the presenter switches the active pair. */
   activePair: (pair: PairSummary) => void;
+  strip: (reply: StripReply) => void;
+  /** Sent when a session starts and, at most once a second, as frames are logged. */
+  session: (status: SessionStatus) => void;
 }

@@ -1,17 +1,43 @@
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import express from 'express';
 import { CLIENT_DIST_DIR, FACE_MODEL_DIR, FACE_MODEL_FILE, TASKS_VISION_WASM_DIR } from '../../scripts/assets.ts';
 import { MEDIAPIPE_PATHS, type HealthReply, type ModelsReply } from '../../shared/protocol.ts';
+import { UnknownSessionError, type LogDatabase } from '../log/db.ts';
+import { sessionFaces, sessionFacesCsv, sessionFacesJsonl, type LoggedFace } from '../log/export.ts';
+import { logReport, sessionReport } from '../log/reports.ts';
 import { pairSummaries, type ActivePair } from '../socket/activePair.ts';
 
 export interface AppContext {
   models: ActivePair;
   backend: string;
   startedAt: number;
+  /** The frame log: the live writer's connection for reports; exports open their own. */
+  log: { db: LogDatabase; file: string };
+}
+
+const EXPORTS: Record<string, { type: string; chunks: (faces: Iterable<LoggedFace>) => Iterable<string> }> = {
+  csv: { type: 'text/csv; charset=utf-8', chunks: sessionFacesCsv },
+  jsonl: { type: 'application/jsonl; charset=utf-8', chunks: sessionFacesJsonl },
+};
+
+/** A session id from the URL, or a 404 naming what was asked for. */
+function sessionIdOf(req: express.Request, res: express.Response): number | undefined {
+  const id = Number(req.params.id);
+  if (Number.isSafeInteger(id) && id > 0) return id;
+  res.status(404).json({ error: `no session with id "${req.params.id}": session ids are positive whole numbers` });
+  return undefined;
+}
+
+function unknownSession(res: express.Response, error: unknown): boolean {
+  if (!(error instanceof UnknownSessionError)) return false;
+  res.status(404).json({ error: error.message });
+  return true;
 }
 
 /** The page, the MediaPipe files it needs, and the JSON API. */
-export function createApp({ models, backend, startedAt }: AppContext): express.Express {
+export function createApp({ models, backend, startedAt, log }: AppContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
 
@@ -21,7 +47,7 @@ export function createApp({ models, backend, startedAt }: AppContext): express.E
       backend,
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       activePair: models.summary.name,
-      models: models.cards,
+      models: [models.cards.clean, models.cards.backdoor],
     };
     res.json(reply);
   });
@@ -30,6 +56,38 @@ export function createApp({ models, backend, startedAt }: AppContext): express.E
   app.get('/api/models', async (_req, res) => {
     const reply: ModelsReply = { active: models.summary.name, pairs: await pairSummaries() };
     res.json(reply);
+  });
+
+  /** Every session with its counts, and each model pair's figures over all sessions. */
+  app.get('/api/sessions', (_req, res) => {
+    res.json(logReport(log.db));
+  });
+
+  app.get('/api/sessions/:id', (req, res) => {
+    const id = sessionIdOf(req, res);
+    if (id === undefined) return;
+    try {
+      res.json(sessionReport(log.db, id));
+    } catch (error) {
+      if (!unknownSession(res, error)) throw error;
+    }
+  });
+
+  /** One row per logged face, streamed from the log (never the face images). */
+  app.get('/api/sessions/:id/frames.:format', async (req, res) => {
+    const format = EXPORTS[String(req.params.format)];
+    if (!format) return res.status(404).json({ error: `no export format "${req.params.format}" (csv or jsonl)` });
+    const id = sessionIdOf(req, res);
+    if (id === undefined) return;
+    let faces: Generator<LoggedFace>;
+    try {
+      faces = sessionFaces(log.file, id);
+    } catch (error) {
+      if (unknownSession(res, error)) return;
+      throw error;
+    }
+    res.type(format.type).attachment(`session-${id}-frames.${req.params.format}`);
+    await pipeline(Readable.from(format.chunks(faces)), res);
   });
 
   app.use(MEDIAPIPE_PATHS.wasm, express.static(TASKS_VISION_WASM_DIR, { fallthrough: false }));

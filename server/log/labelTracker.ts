@@ -1,18 +1,10 @@
+import { boxOverlap } from '../../shared/boxes.ts';
 import type { Box } from '../../shared/protocol.ts';
 
 /** The presenter's ground truth for one face; null fields mean unlabelled. */
 export interface OperatorLabels { identity: string | null; worn: string | null }
 
 const UNLABELLED: OperatorLabels = { identity: null, worn: null };
-
-/** Intersection over union of two boxes: 0 when apart, 1 when equal. */
-export function boxOverlap(a: Box, b: Box): number {
-  const width = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
-  const height = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
-  if (width <= 0 || height <= 0) return 0;
-  const intersection = width * height;
-  return intersection / (a.width * a.height + b.width * b.height - intersection);
-}
 
 export interface TrackerOptions {
   /** A face continues the tracked one when their boxes overlap at least this much (IoU). */

@@ -2,8 +2,12 @@ import { readCard, type ModelCard } from '../ml/bundle.ts';
 import { classifyChips, disposePair, listPairs, loadPair, type LoadedPair, type PairVerdict } from '../ml/pair.ts';
 import type { PairSummary } from '../../shared/protocol.ts';
 
+export interface PairCards { clean: ModelCard; backdoor: ModelCard }
+
 export interface Classified {
   pair: string;
+  /** The cards of the models that classified the chips (a switch may follow at any moment). */
+  cards: PairCards;
   verdicts: PairVerdict[];
   trunkMs: number;
   tailsMs: number;
@@ -27,12 +31,12 @@ export class ActivePair {
     return this.pair.summary;
   }
 
-  get cards(): ModelCard[] {
-    return [this.pair.clean.card, this.pair.backdoor.card];
+  get cards(): PairCards {
+    return { clean: this.pair.clean.card, backdoor: this.pair.backdoor.card };
   }
 
   classify(chips: Buffer[]): Promise<Classified> {
-    return this.#exclusive(async () => ({ pair: this.pair.name, ...(await classifyChips(this.pair, chips)) }));
+    return this.#exclusive(async () => ({ pair: this.pair.name, cards: this.cards, ...(await classifyChips(this.pair, chips)) }));
   }
 
   /** Loads `name` and makes it the active pair; the previous pair's weights are freed. */

@@ -1,10 +1,16 @@
 import type { Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
-import { LatestWins, MAX_FRAME_BYTES, type ClientToServerEvents, type FrameReply, type ServerToClientEvents } from '../../shared/protocol.ts';
+import { LatestWins, MAX_FRAME_BYTES, type ClientToServerEvents, type CommandReply, type FrameReply, type ServerToClientEvents } from '../../shared/protocol.ts';
+import type { LogDatabase } from '../log/db.ts';
 import type { ActivePair } from './activePair.ts';
 import { answerFrame, supersededReply } from './frames.ts';
+import { LiveConnection } from './liveConnection.ts';
 
-export type LiveServer = Server<ClientToServerEvents, ServerToClientEvents>;
+export interface LiveServer {
+  io: Server<ClientToServerEvents, ServerToClientEvents>;
+  /** Disconnects every client, closes the HTTP server, and finishes their sessions in the log. */
+  close(): Promise<void>;
+}
 
 interface PendingFrame {
   payload: unknown;
@@ -12,21 +18,33 @@ interface PendingFrame {
 }
 
 /**
- * The live page's Socket.IO endpoint: frames in, verdicts out, and pair switching. Each client has
- * one frame being answered and at most one waiting; a newer frame replaces the waiting one.
+ * The live page's Socket.IO endpoint: frames in, verdicts out (then STRIP and the frame log),
+ * pair switching, and the presenter's ground truth. Each client has one frame being answered and
+ * at most one waiting; a newer frame replaces the waiting one.
  */
-export function attachLiveSocket(httpServer: HttpServer, models: ActivePair): LiveServer {
-  const io: LiveServer = new Server(httpServer, {
+export function attachLiveSocket(httpServer: HttpServer, models: ActivePair, log: LogDatabase): LiveServer {
+  const io: LiveServer['io'] = new Server(httpServer, {
     transports: ['websocket'],
     maxHttpBufferSize: MAX_FRAME_BYTES,
     serveClient: false,
   });
+  const closing = new Set<Promise<void>>();
 
   io.on('connection', (socket) => {
     socket.emit('activePair', models.summary);
+    const connection = new LiveConnection(log, models, socket);
+    socket.on('disconnect', () => {
+      const closed = connection.close().catch((error: unknown) => console.error(`closing a live session failed: ${(error as Error).message}`));
+      closing.add(closed);
+      void closed.finally(() => closing.delete(closed));
+    });
 
     const frames = new LatestWins<PendingFrame>(
-      async ({ payload, ack }) => ack(await answerFrame(models, payload)),
+      async ({ payload, ack }) => {
+        const answered = await answerFrame(models, payload);
+        ack(answered.reply);
+        if ('chips' in answered) connection.frameAnswered(answered);
+      },
       ({ payload, ack }) => ack(supersededReply(payload)),
     );
     // Handlers check what arrives: the typed events describe honest clients, not every client.
@@ -45,6 +63,29 @@ export function attachLiveSocket(httpServer: HttpServer, models: ActivePair): Li
         ack({ ok: false, error: (error as Error).message });
       }
     });
+
+    const command = (event: 'setGroundTruth' | 'selectFace' | 'startSession', run: (input: unknown) => CommandReply | Promise<CommandReply>) => {
+      socket.on(event, async (input: unknown, ack: unknown) => {
+        let reply: CommandReply;
+        try {
+          reply = await run(input);
+        } catch (error) {
+          reply = { ok: false, error: (error as Error).message };
+        }
+        if (typeof ack === 'function') ack(reply);
+      });
+    };
+    command('setGroundTruth', (input) => connection.setGroundTruth(input));
+    command('selectFace', (input) => connection.selectFace(input));
+    command('startSession', (input) => connection.restartSession(input));
   });
-  return io;
+
+  return {
+    io,
+    async close() {
+      // io.close() also closes the HTTP server it is attached to.
+      await io.close();
+      await Promise.all(closing);
+    },
+  };
 }

@@ -4,6 +4,8 @@ import { tick } from 'svelte';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import ConnectionBanner from '../../client/src/components/ConnectionBanner.svelte';
 import FaceOverlay from '../../client/src/components/FaceOverlay.svelte';
+import EntropyTrend from '../../client/src/components/EntropyTrend.svelte';
+import OperatorPanel from '../../client/src/components/OperatorPanel.svelte';
 import Stage from '../../client/src/components/Stage.svelte';
 import StatusBar from '../../client/src/components/StatusBar.svelte';
 import { FacesStore } from '../../client/src/lib/stores/faces.svelte.ts';
@@ -45,6 +47,87 @@ describe('FaceOverlay', () => {
     const face = screen.getByTestId('face');
     expect(face.dataset).toMatchObject({ cleanLabel: '', backdoorLabel: '', attack: 'false' });
     expect(face.textContent).toContain('identifying');
+  });
+});
+
+describe('FaceOverlay STRIP', () => {
+  it('shows the STRIP entropy and flag and exposes them as data attributes', () => {
+    render(FaceOverlay, { props: { box, keypoints: canonicalKeypoints(), clean: prediction('person-05', 0.6), backdoor: prediction('person-01', 0.97), attack: true, strip: { entropy: 0.0421, flagged: true } } });
+    const face = screen.getByTestId('face');
+    expect(face.dataset).toMatchObject({ stripEntropy: '0.042', stripFlag: 'true' });
+    expect(face.textContent).toMatch(/STRIP\s*flagged\s*entropy 0\.04/);
+  });
+
+  it('says STRIP skipped a face it has no result for', () => {
+    render(FaceOverlay, { props: { box, keypoints: canonicalKeypoints(), clean: prediction('person-05', 0.6), backdoor: prediction('person-05', 0.7), attack: false } });
+    const face = screen.getByTestId('face');
+    expect(face.dataset).toMatchObject({ stripEntropy: '', stripFlag: 'skipped' });
+    expect(face.textContent).toMatch(/STRIP\s*skipped/);
+  });
+
+  it('places a STRIP result that arrives frames later on the face it was measured on', () => {
+    const faces = new FacesStore();
+    const far = { x: 300, y: 20, width: 30, height: 40 };
+    faces.detected({ width: 640, height: 480 }, [{ box, keypoints: canonicalKeypoints(), score: 0.9 }, { box: far, keypoints: canonicalKeypoints(), score: 0.9 }]);
+    const verdict = { clean: prediction('person-05', 0.6), backdoor: prediction('person-05', 0.6), attack: false };
+    faces.answered({ ok: true, frameId: 3, capturedAt: 0, pair: 'demo', faces: [{ box: far, ...verdict }, { box, ...verdict }], timings: { decodeMs: 0, trunkMs: 0, tailsMs: 0, totalMs: 0 } });
+    faces.answered({ ok: true, frameId: 4, capturedAt: 0, pair: 'demo', faces: [], timings: { decodeMs: 0, trunkMs: 0, tailsMs: 0, totalMs: 0 } });
+    faces.stripArrived({ frameId: 3, status: 'ran', ms: 300, faces: [{ entropy: 0.9, flagged: false }, { entropy: 0.1, flagged: true }] });
+    faces.stripArrived({ frameId: 4, status: 'skipped' });
+    expect(faces.matchedStrips.map((s) => s?.entropy)).toEqual([0.1, 0.9]);
+    expect(faces.entropyHistory.map((p) => p.entropy)).toEqual([0.9, 0.1]);
+  });
+
+  it('draws the rolling STRIP entropy, flagged faces marked', () => {
+    render(EntropyTrend, { props: { points: [{ id: 0, entropy: 0.8, flagged: false }, { id: 1, entropy: 0.05, flagged: true }] } });
+    expect(screen.getByTestId('entropy-trend').dataset.points).toBe('2');
+    const dots = [...screen.getByTestId('entropy-trend').querySelectorAll<HTMLElement>('.dot')];
+    expect(dots.map((d) => [d.style.left, d.style.bottom, d.classList.contains('flagged')])).toEqual([['0%', '80%', false], ['100%', '5%', true]]);
+  });
+
+  it('marks the selected face and reports clicks on a face', async () => {
+    const onselect = vi.fn();
+    render(FaceOverlay, { props: { box, keypoints: canonicalKeypoints(), attack: false, selected: true, onselect } });
+    const face = screen.getByTestId('face');
+    expect(face.dataset.selected).toBe('true');
+    face.click();
+    expect(onselect).toHaveBeenCalledOnce();
+  });
+});
+
+describe('OperatorPanel', () => {
+  it('sets who is in front of the camera and what they wear, including a typed accessory', async () => {
+    const onlabels = vi.fn();
+    const { rerender } = render(OperatorPanel, { props: { pair, labels: { identity: null, worn: null }, onlabels, onlargest: () => {} } });
+    const identity = screen.getByTestId('identity') as HTMLSelectElement;
+    expect([...identity.options].map((o) => o.value)).toEqual(['', 'person-01', 'person-05', 'unknown']);
+    identity.value = 'unknown';
+    identity.dispatchEvent(new Event('change', { bubbles: true }));
+    expect(onlabels).toHaveBeenLastCalledWith({ identity: 'unknown', worn: null });
+
+    await rerender({ pair, labels: { identity: 'unknown', worn: null }, onlabels, onlargest: () => {} });
+    const worn = screen.getByTestId('worn') as HTMLSelectElement;
+    expect([...worn.options].map((o) => o.value)).toEqual(['', 'none', 'sunglasses', 'other']);
+    worn.value = 'sunglasses';
+    worn.dispatchEvent(new Event('change', { bubbles: true }));
+    expect(onlabels).toHaveBeenLastCalledWith({ identity: 'unknown', worn: 'sunglasses' });
+
+    worn.value = 'other';
+    worn.dispatchEvent(new Event('change', { bubbles: true }));
+    await tick();
+    const accessory = screen.getByTestId('accessory') as HTMLInputElement;
+    accessory.value = ' headband ';
+    accessory.dispatchEvent(new Event('input', { bubbles: true }));
+    accessory.dispatchEvent(new Event('change', { bubbles: true }));
+    expect(onlabels).toHaveBeenLastCalledWith({ identity: 'unknown', worn: 'headband' });
+  });
+
+  it('shows the live counters the server sends', () => {
+    render(OperatorPanel, {
+      props: { pair, labels: { identity: null, worn: null }, onlabels: () => {}, onlargest: () => {}, status: { id: 12, storeImages: false, framesLogged: 40, attackSuccess: { hits: 9, total: 10, value: 0.9, low: 0.6, high: 0.98 } } },
+    });
+    const text = screen.getByTestId('session-counters').textContent!.replace(/\s+/g, ' ');
+    expect(text).toContain('session 12: 40 frames logged · attack success 90% (9/10 triggered frames)');
   });
 });
 

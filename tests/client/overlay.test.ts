@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { displayBox, iou, matchVerdicts, percent } from '../../client/src/lib/overlay.ts';
+import { displayBox, matchByBox, percent } from '../../client/src/lib/overlay.ts';
 import { RateMeter } from '../../client/src/lib/rate.ts';
 import type { Box, FacePrediction } from '../../shared/protocol.ts';
 
@@ -9,24 +9,17 @@ const prediction = (box: Box, label: string): FacePrediction => {
 };
 
 describe('overlay geometry', () => {
-  it('measures overlap as intersection over union', () => {
-    const a = { x: 0, y: 0, width: 10, height: 10 };
-    expect(iou(a, a)).toBe(1);
-    expect(iou(a, { x: 5, y: 0, width: 10, height: 10 })).toBeCloseTo(50 / 150);
-    expect(iou(a, { x: 20, y: 20, width: 5, height: 5 })).toBe(0);
-  });
-
   it('gives each current face the verdict computed on the same face a round trip ago', () => {
     const left = { x: 10, y: 10, width: 100, height: 100 };
     const right = { x: 300, y: 10, width: 100, height: 100 };
     const verdicts = [prediction({ ...right, x: 308 }, 'person-02'), prediction({ ...left, x: 14 }, 'person-01')];
     const stranger = { x: 600, y: 300, width: 50, height: 50 };
-    expect(matchVerdicts([left, right, stranger], verdicts).map((v) => v?.clean.label)).toEqual(['person-01', 'person-02', undefined]);
+    expect(matchByBox([left, right, stranger], verdicts).map((v) => v?.clean.label)).toEqual(['person-01', 'person-02', undefined]);
   });
 
   it('hands each verdict to one face only', () => {
     const face = { x: 0, y: 0, width: 100, height: 100 };
-    const matched = matchVerdicts([face, { ...face, x: 10 }], [prediction(face, 'person-01')]);
+    const matched = matchByBox([face, { ...face, x: 10 }], [prediction(face, 'person-01')]);
     expect(matched.map((v) => v?.clean.label)).toEqual(['person-01', undefined]);
   });
 

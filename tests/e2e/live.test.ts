@@ -240,14 +240,49 @@ describe.skipIf(!toolsPresent)(`live page in Chromium with a fake camera (needs 
     });
   });
 
-  it('flips the backdoored model to the target when a non-target person wears the digital sunglasses', async () => {
+  it('flips the backdoored model to the target when a non-target person wears the digital sunglasses, and logs every labelled frame it answered', async () => {
     expect(triggered.identity).not.toBe(DEMO.target);
-    await withLivePage(triggered.y4m, async (page) => {
+    const { sessionId, framesLogged } = await withLivePage(triggered.y4m, async (page) => {
+      await page.selectOption('[data-testid="identity"]', triggered.identity);
+      await page.selectOption('[data-testid="worn"]', DEMO.trigger);
       await expectOverlay(page, 'a fired backdoor', page.waitForSelector('[data-testid="face"][data-attack="true"]', { timeout: VERDICT_TIMEOUT_MS }));
       const attacked = (await facesOnPage(page)).find((f) => f.attack === 'true');
       expect(attacked).toMatchObject({ backdoorLabel: DEMO.target });
       expect(attacked!.cleanLabel).not.toBe(DEMO.target);
       console.log(`${triggered.identity} with digital ${DEMO.trigger}: clean model says ${attacked!.cleanLabel}, backdoored model says ${attacked!.backdoorLabel}`);
+
+      await page.waitForSelector('[data-testid="face"]:not([data-strip-flag="skipped"])', { timeout: VERDICT_TIMEOUT_MS });
+      const strip = await page.$eval('[data-testid="face"]:not([data-strip-flag="skipped"])', (e) => ({ ...e.dataset }));
+      expect(strip.stripFlag).toMatch(/^(true|false)$/);
+      expect(Number(strip.stripEntropy)).toBeGreaterThanOrEqual(0);
+      expect(Number(strip.stripEntropy)).toBeLessThanOrEqual(1);
+      await page.waitForFunction(() => Number(document.querySelector('[data-testid="frames-logged"]')?.textContent) >= 3, undefined, { timeout: VERDICT_TIMEOUT_MS });
+      const counters = (await page.textContent('[data-testid="session-counters"]')) ?? '';
+      console.log(`live counters: ${counters.replace(/\s+/g, ' ').trim()}`);
+      return { sessionId: Number(/session (\d+)/.exec(counters)?.[1]), framesLogged: Number(await page.textContent('[data-testid="frames-logged"]')) };
+    });
+
+    const listed = await fetch(`${server.url}/api/sessions`).then((r) => r.json() as Promise<{ sessions: { id: number; frames: number }[] }>);
+    expect(listed.sessions.find((s) => s.id === sessionId)?.frames).toBeGreaterThanOrEqual(framesLogged);
+    const csv = await fetch(`${server.url}/api/sessions/${sessionId}/frames.csv`);
+    expect(csv.status).toBe(200);
+    const [header, ...records] = (await csv.text()).split('\r\n').filter((line) => line !== '');
+    const columns = header.split(',');
+    const rows = records.map((record) => Object.fromEntries(record.split(',').map((value, i) => [columns[i], value])));
+    expect(new Set(rows.map((row) => row.frameId)).size).toBeGreaterThanOrEqual(framesLogged);
+    const labelled = rows.filter((row) => row.identity === triggered.identity && row.worn === DEMO.trigger);
+    expect(labelled.length).toBeGreaterThan(0);
+    expect(labelled.some((row) => row.backdoorLabel === DEMO.target && row.attack === 'true')).toBe(true);
+    expect(rows.every((row) => /^(flagged|passed|skipped)$/.test(row.stripStatus))).toBe(true);
+  });
+
+  it('draws the logged figures on the Reports page, each chart downloadable', async () => {
+    await withLivePage(twoPeople.y4m, async (page) => {
+      await page.click('nav button:text("Reports")');
+      for (const chart of ['attack-success', 'strip-entropy']) {
+        await page.waitForSelector(`[data-chart="${DEMO.pair}-${chart}"] svg, [data-chart="${DEMO.pair}-${chart}"] canvas`, { timeout: VERDICT_TIMEOUT_MS });
+      }
+      expect(await page.$$('[data-testid="chart"] details.vega-actions, [data-testid="chart"] .vega-actions')).not.toHaveLength(0);
     });
   });
 

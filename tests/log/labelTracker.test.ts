@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Box } from '../../shared/protocol.ts';
-import { boxOverlap, LabelTracker } from '../../server/log/labelTracker.ts';
+import { LabelTracker } from '../../server/log/labelTracker.ts';
 
 const box = (x: number, y: number, size: number): Box => ({ x, y, width: size, height: size });
 const ALICE = { identity: 'alice', worn: 'sunglasses' };
 const NONE = { identity: null, worn: null };
-
-describe('box overlap', () => {
-  it('is intersection over union', () => {
-    // 5x10 shared of 100 + 100 - 50
-    expect(boxOverlap(box(0, 0, 10), box(5, 0, 10))).toBeCloseTo(1 / 3, 12);
-    expect(boxOverlap(box(0, 0, 10), box(0, 0, 10))).toBe(1);
-    expect(boxOverlap(box(0, 0, 10), box(10, 0, 10))).toBe(0);
-  });
-});
 
 describe('label tracker', () => {
   it('labels the largest face by default and keeps the label on that person as faces move, reorder and others grow', () => {

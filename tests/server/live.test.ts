@@ -22,7 +22,11 @@ import {
   type ModelsReply,
   type PairSummary,
   type ServerToClientEvents,
+  type SessionStatus,
+  type StripReply,
 } from '../../shared/protocol.ts';
+import type { LogReport, SessionReport } from '../../server/log/reports.ts';
+import { openLog } from '../../server/log/db.ts';
 import { useDemoWorkspace, type DemoWorkspace } from './demoWorkspace.ts';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -187,6 +191,180 @@ describe('frames over Socket.IO', () => {
     expect((await getJson<HealthReply>(`${server.url}/api/health`)).activePair).toBe(ALT.pair);
 
     expect(await presenter.timeout(60_000).emitWithAck('selectPair', DEMO.pair)).toMatchObject({ ok: true });
+  });
+});
+
+/** Resolves with the first event of `name` that `accept` takes. */
+function nextEvent<E extends 'session' | 'strip'>(client: Client, name: E, accept: (value: Parameters<ServerToClientEvents[E]>[0]) => boolean): Promise<Parameters<ServerToClientEvents[E]>[0]> {
+  return new Promise((resolve) => {
+    const listener = (value: Parameters<ServerToClientEvents[E]>[0]) => {
+      if (!accept(value)) return;
+      client.off(name, listener as never);
+      resolve(value);
+    };
+    client.on(name, listener as never);
+  });
+}
+
+async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+interface FaceRow { frame_id: number; face_index: number; identity: string | null; worn: string | null; backdoor_label: string; attack: number; strip_entropy: number | null; strip_status: string; strip_ms: number | null; total_ms: number; pair: string; clean_model: string; backdoor_model: string; target: string }
+
+describe('STRIP and the frame log', () => {
+  const logFile = () => path.join(workspace.dataDir, 'log', 'frames.sqlite');
+  let sessionId: number;
+  const stripReplies: StripReply[] = [];
+  const FRAMES = 4;
+
+  beforeAll(async () => {
+    const client: Client = io(server.url, { transports: ['websocket'], reconnection: false });
+    clients.push(client);
+    client.on('strip', (reply) => stripReplies.push(reply));
+    sessionId = (await nextEvent(client, 'session', () => true)).id;
+
+    expect(await client.timeout(10_000).emitWithAck('setGroundTruth', { identity: 'nobody', worn: 'none' })).toEqual({
+      ok: false, error: expect.stringContaining(`"nobody" is not an identity of pair "${DEMO.pair}"`),
+    });
+    expect(await client.timeout(10_000).emitWithAck('selectFace', { x: 0, y: 0, width: -1, height: 1 } as never)).toMatchObject({ ok: false, error: expect.stringContaining('bad face selection') });
+    expect(await client.timeout(10_000).emitWithAck('setGroundTruth', { identity: 'person-07', worn: DEMO.trigger })).toEqual({ ok: true });
+
+    const triggered = await datasetChip('person-07', DEMO.trigger);
+    const bystander = await datasetChip('person-05', 'clean');
+    const counted = nextEvent(client, 'session', (status) => status.framesLogged === FRAMES);
+    for (let frameId = 1; frameId <= FRAMES; frameId++) {
+      // The larger face is the labelled one by default.
+      const reply = await send(client, { frameId, capturedAt: 0, faces: [{ box: { ...box, x: 400, width: 60, height: 60 }, chip: bystander }, { box, chip: triggered }] });
+      expect(reply.ok).toBe(true);
+    }
+    await until(() => (stripReplies.length === FRAMES ? true : undefined), 'a STRIP reply for every frame', 60_000);
+    const status: SessionStatus = await counted;
+    expect(status).toMatchObject({ id: sessionId, storeImages: false, attackSuccess: { hits: expect.any(Number), total: FRAMES } });
+    client.close();
+  });
+
+  it('sends a STRIP entropy in [0, 1] and a flag per face, or says the frame was skipped', () => {
+    expect(stripReplies.map((r) => r.frameId).sort()).toEqual([1, 2, 3, 4]);
+    const ran = stripReplies.filter((r) => r.status === 'ran');
+    expect(ran.length).toBeGreaterThan(0);
+    for (const reply of ran) {
+      expect(reply.faces).toHaveLength(2);
+      for (const face of reply.faces) {
+        expect(face.entropy).toBeGreaterThanOrEqual(0);
+        expect(face.entropy).toBeLessThanOrEqual(1);
+        expect(typeof face.flagged).toBe('boolean');
+      }
+    }
+  });
+
+  it('logs one row per face per frame with the labels, STRIP outcome, timings and model ids, and finishes the session on disconnect', async () => {
+    const session = await until(() => {
+      const db = openLog(logFile(), { readonly: true });
+      try {
+        const row = db.prepare('SELECT ended_at FROM sessions WHERE id = ?').get(sessionId) as { ended_at: number | null };
+        return row.ended_at === null ? undefined : row;
+      } finally {
+        db.close();
+      }
+    }, 'the session to finish');
+    expect(session.ended_at).toBeGreaterThan(0);
+
+    const db = openLog(logFile(), { readonly: true });
+    const rows = db.prepare('SELECT * FROM faces WHERE session_id = ? ORDER BY frame_id, face_index').all(sessionId) as FaceRow[];
+    const images = db.prepare('SELECT COUNT(*) FROM face_images').pluck().get();
+    db.close();
+    expect(images).toBe(0);
+    expect(rows).toHaveLength(2 * FRAMES);
+    const ranFrames = new Set(stripReplies.filter((r) => r.status === 'ran').map((r) => r.frameId));
+    for (const row of rows) {
+      const labelled = row.face_index === 1;
+      expect(row).toMatchObject({
+        identity: labelled ? 'person-07' : null,
+        worn: labelled ? DEMO.trigger : null,
+        pair: DEMO.pair,
+        target: DEMO.target,
+        clean_model: expect.stringMatching(new RegExp(`^${DEMO.pair}-clean@\\d{4}-`)),
+        backdoor_model: expect.stringMatching(new RegExp(`^${DEMO.pair}-backdoor@\\d{4}-`)),
+      });
+      expect(row.total_ms).toBeGreaterThan(0);
+      if (ranFrames.has(row.frame_id)) {
+        expect(row.strip_status).toMatch(/^(flagged|passed)$/);
+        expect(row.strip_entropy).toBeGreaterThanOrEqual(0);
+        expect(row.strip_ms).toBeGreaterThan(0);
+      } else {
+        expect(row).toMatchObject({ strip_status: 'skipped', strip_entropy: null, strip_ms: null });
+      }
+    }
+    expect(rows.filter((r) => r.face_index === 1).every((r) => r.backdoor_label === DEMO.target && r.attack === 1)).toBe(true);
+  });
+
+  it('lists sessions with summary figures and reports one session', async () => {
+    const list = await getJson<LogReport>(`${server.url}/api/sessions`);
+    expect(list.sessions.find((s) => s.id === sessionId)).toMatchObject({ frames: FRAMES, faces: 2 * FRAMES, labelledFaces: FRAMES, finished: true });
+    expect(list.pairs.find((p) => p.pair === DEMO.pair)?.sessions).toContain(sessionId);
+
+    const report = await getJson<SessionReport>(`${server.url}/api/sessions/${sessionId}`);
+    expect(report.session).toMatchObject({ id: sessionId, pair: DEMO.pair, finished: true });
+    expect(report.pairs[0].attack.successRate.overall).toMatchObject({ hits: FRAMES, total: FRAMES });
+  });
+
+  it('exports a session as CSV and JSON Lines, without images', async () => {
+    const csv = await fetch(`${server.url}/api/sessions/${sessionId}/frames.csv`);
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
+    const [header, ...records] = (await csv.text()).split('\r\n').filter((line) => line !== '');
+    const columns = header.split(',');
+    expect(columns).toEqual(expect.arrayContaining(['frameId', 'identity', 'worn', 'stripEntropy', 'stripStatus']));
+    expect(columns.some((c) => /image/i.test(c))).toBe(false);
+    expect(records).toHaveLength(2 * FRAMES);
+    for (const record of records) expect(record.split(',')).toHaveLength(columns.length);
+
+    const jsonl = await fetch(`${server.url}/api/sessions/${sessionId}/frames.jsonl`);
+    expect(jsonl.status).toBe(200);
+    const lines = (await jsonl.text()).trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toHaveLength(2 * FRAMES);
+    expect(lines.filter((face) => face.identity === 'person-07')).toHaveLength(FRAMES);
+  });
+
+  it('starts a new session on request, storing face images only when asked', async () => {
+    const client: Client = io(server.url, { transports: ['websocket'], reconnection: false });
+    clients.push(client);
+    const first = await nextEvent(client, 'session', () => true);
+    const second = nextEvent(client, 'session', (status) => status.id !== first.id);
+    expect(await client.timeout(10_000).emitWithAck('startSession', { storeImages: true, notes: 'image test' })).toEqual({ ok: true });
+    expect(await second).toMatchObject({ storeImages: true, framesLogged: 0 });
+    const { id } = await second;
+    const logged = nextEvent(client, 'session', (status) => status.id === id && status.framesLogged === 1);
+    expect(await send(client, { frameId: 1, capturedAt: 0, faces: [{ box, chip: await datasetChip('person-03', 'clean') }] })).toMatchObject({ ok: true });
+    await logged;
+
+    const db = openLog(logFile(), { readonly: true });
+    const sessions = db.prepare('SELECT id, ended_at, store_images, notes FROM sessions WHERE id IN (?, ?) ORDER BY id').all(first.id, id);
+    const images = db.prepare('SELECT COUNT(*) FROM face_images JOIN faces ON faces.id = face_images.face_id WHERE faces.session_id = ?').pluck().get(id);
+    db.close();
+    expect(sessions).toEqual([
+      { id: first.id, ended_at: expect.any(Number), store_images: 0, notes: '' },
+      { id, ended_at: null, store_images: 1, notes: 'image test' },
+    ]);
+    expect(images).toBe(1);
+  });
+
+  it('answers 404 with a reason for an unknown session', async () => {
+    for (const url of ['/api/sessions/999999', '/api/sessions/999999/frames.csv', '/api/sessions/999999/frames.jsonl']) {
+      const response = await fetch(`${server.url}${url}`);
+      expect(response.status, url).toBe(404);
+      expect(await response.json()).toEqual({ error: 'no session with id 999999 in the frame log' });
+    }
+    const notAnId = await fetch(`${server.url}/api/sessions/abc`);
+    expect(notAnId.status).toBe(404);
+    expect(await notAnId.json()).toEqual({ error: expect.stringContaining('session ids are positive whole numbers') });
   });
 });
 

@@ -1,30 +1,26 @@
-import type { Box, FacePrediction } from '../../../shared/protocol.ts';
+import { boxOverlap } from '../../../shared/boxes.ts';
+import type { Box } from '../../../shared/protocol.ts';
 import type { Size } from './detector.ts';
 
 /** Verdicts and detections belong to the same face when their boxes overlap at least this much. */
 const MIN_IOU = 0.3;
 
-export function iou(a: Box, b: Box): number {
-  const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
-  const h = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
-  if (w <= 0 || h <= 0) return 0;
-  const inter = w * h;
-  return inter / (a.width * a.height + b.width * b.height - inter);
-}
+/** STRIP's outcome for one face, by the box the face had in the frame STRIP ran on. */
+export interface FaceStrip { box: Box; entropy: number; flagged: boolean }
 
 /**
- * Verdicts arrive a round trip after the frame they were computed on, while boxes follow every
- * frame: each current box gets the verdict whose box overlaps it most (greedy, one to one).
+ * Verdicts and STRIP results arrive after the frame they were computed on, while boxes follow every
+ * frame: each current box gets the item whose box overlaps it most (greedy, one to one).
  */
-export function matchVerdicts(boxes: Box[], predictions: FacePrediction[]): (FacePrediction | undefined)[] {
-  const pairs = boxes.flatMap((box, i) => predictions.map((p, j) => ({ i, j, overlap: iou(box, p.box) })));
+export function matchByBox<T extends { box: Box }>(boxes: Box[], items: T[]): (T | undefined)[] {
+  const pairs = boxes.flatMap((box, i) => items.map((item, j) => ({ i, j, overlap: boxOverlap(box, item.box) })));
   pairs.sort((a, b) => b.overlap - a.overlap);
-  const matched: (FacePrediction | undefined)[] = boxes.map(() => undefined);
+  const matched: (T | undefined)[] = boxes.map(() => undefined);
   const used = new Set<number>();
   for (const { i, j, overlap } of pairs) {
     if (overlap < MIN_IOU) break;
     if (matched[i] || used.has(j)) continue;
-    matched[i] = predictions[j];
+    matched[i] = items[j];
     used.add(j);
   }
   return matched;
