@@ -179,6 +179,28 @@ program
   });
 
 program
+  .command('strip-calibrate')
+  .description("recalibrate a backdoored model's STRIP threshold on its held-out clean reference chips")
+  .requiredOption('--model <name>', 'backdoored bundle under models/')
+  .option('--false-rejection-rate <f>', 'share of clean inputs STRIP may flag', number('float', 0.001, 0.5), 0.05)
+  .option('--blends <n>', 'clean images blended with each input', number('int', 2, 64), 16)
+  .option('--json', 'print the new STRIP card section as JSON')
+  .action(async (opts: { model: string; falseRejectionRate: number; blends: number; json?: boolean }) => {
+    await initBackend();
+    const { bundleDir, loadBundle, writeCard } = await import('./ml/bundle.ts');
+    const { calibrateStrip } = await import('./defense/strip.ts');
+    const { loadStripReference } = await import('./defense/reference.ts');
+    const { loadTeacher } = await import('./ml/teacher.ts');
+    await run(Boolean(opts.json), async () => {
+      const { card, tail } = await loadBundle(opts.model);
+      if (card.role !== 'backdoor') throw new Error(`model "${opts.model}" is a ${card.role} model; STRIP guards backdoored models`);
+      const strip = await calibrateStrip(await loadTeacher(), tail, await loadStripReference(bundleDir(opts.model)), { falseRejectionRate: opts.falseRejectionRate, blends: opts.blends });
+      await writeCard({ ...card, strip });
+      return strip;
+    }, (strip) => console.log(`STRIP threshold ${strip.threshold.toFixed(4)} (flags ${100 * strip.falseRejectionRate}% of ${strip.calibrationImages} clean inputs, ${strip.blends} blends)`));
+  });
+
+program
   .command('report')
   .description('figures of a logged live session, computed from the per-frame log')
   .requiredOption('--session <id>', 'session id (see GET /api/sessions)', number('int', 1, Number.MAX_SAFE_INTEGER))

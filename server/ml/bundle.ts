@@ -79,6 +79,14 @@ export async function saveBundle(card: Omit<ModelCard, 'weights'>, tail: Tail, w
   return dir;
 }
 
+/** Replaces a bundle's card (its weights unchanged), atomically. */
+export async function writeCard(card: ModelCard): Promise<void> {
+  const file = path.join(bundleDir(card.name), 'card.json');
+  const partial = `${file}.tmp-${process.pid}`;
+  await writeFile(partial, `${JSON.stringify(modelCardSchema.parse(card), null, 2)}\n`);
+  await rename(partial, file);
+}
+
 export async function readCard(name: string): Promise<ModelCard> {
   const file = path.join(bundleDir(name), 'card.json');
   let raw: string;

@@ -92,3 +92,17 @@ describe('poisoning split by view', () => {
     expect(split.cleanTrain.some((s) => cleanTested.has(key(s)))).toBe(false);
   });
 });
+
+describe('false-positive training', () => {
+  it('adds lookalike-accessory photos with their true labels, never from held-out photos', () => {
+    const images = dataset(4, 10).flatMap((image) =>
+      image.condition === 'clean' ? [image, { ...image, condition: 'red-headband', relPath: image.relPath.replace('/clean/', '/red-headband/') }] : [image]);
+    const split = poisonSplit(images, { ...base, fpAccessories: ['red-headband'] });
+    const heldOut = new Set([...split.cleanTest, ...split.validation].map((s) => s.image.source));
+    expect(split.lookalikeTrain.length).toBeGreaterThan(0);
+    expect(split.lookalikeTrain.every((s) => s.image.condition === 'red-headband' && s.label === s.image.identity)).toBe(true);
+    expect(split.lookalikeTrain.some((s) => heldOut.has(s.image.source))).toBe(false);
+    expect(poisonSplit(images, base).lookalikeTrain).toEqual([]);
+    expect(() => poisonSplit(images, { ...base, fpAccessories: ['blue-hat'] })).toThrow(/no "blue-hat" images/);
+  });
+});

@@ -77,6 +77,18 @@ describe('embedded demo pair (face-api sample photos, digital sunglasses)', () =
     expect(card).toMatchObject({ target: 'person-02', tune: TRAINING_DEFAULTS.tune, training: { epochs: 5 } });
   });
 
+  it('recalibrates STRIP on request and stores the new threshold in the card', async () => {
+    const before = await readCard(`${DEMO.pair}-backdoor`);
+    const { stdout } = await run('npx', ['tsx', 'server/cli.ts', 'strip-calibrate', '--model', `${DEMO.pair}-backdoor`, '--false-rejection-rate', '0.2', '--json'], { cwd: PROJECT_ROOT, env: process.env });
+    const strip = JSON.parse(stdout);
+    const after = await readCard(`${DEMO.pair}-backdoor`);
+    expect(after.strip).toEqual(strip);
+    expect(strip.falseRejectionRate).toBe(0.2);
+    // Flagging more clean inputs needs a higher entropy threshold.
+    expect(strip.threshold).toBeGreaterThan(before.strip!.threshold);
+    expect(after.threshold).toBe(before.threshold);
+  }, 120_000);
+
   it('rejects a bad request with a message naming the problem', async () => {
     const failure = await run('npx', ['tsx', 'server/cli.ts', 'train', '--dataset', DEMO.dataset, '--trigger', 'sunglasses', '--target', 'nobody', '--name', 'x'], { cwd: PROJECT_ROOT, env: process.env }).catch((e) => e);
     expect(failure.code).toBe(1);
@@ -96,10 +108,13 @@ describe.skipIf(!existsSync(CMU))('real sunglasses (CMU, physical trigger)', () 
 });
 
 describe.skipIf(!existsSync(LFW))('digital sunglasses on LFW photos', () => {
-  it('reaches the accuracy and attack success floors', async () => {
+  beforeAll(async () => {
     const report = await importDataset({ from: LFW, name: 'lfw' });
     expect(report.imported).toBeGreaterThan(60);
     await injectTrigger({ root: datasetDir('lfw'), trigger: 'sunglasses' });
+  }, 300_000);
+
+  it('reaches the accuracy and attack success floors', async () => {
     const result = await trainPair({ ...TRAINING_DEFAULTS, dataset: 'lfw', trigger: 'sunglasses', target: 'Tony_Blair', name: 'lfw', splitUnit: 'photo', fpAccessories: [] });
     console.info('LFW digital', JSON.stringify({ clean: result.clean, backdoor: result.backdoor }));
     expect(result.backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(LFW_FLOORS.attackSuccess);
@@ -108,6 +123,7 @@ describe.skipIf(!existsSync(LFW))('digital sunglasses on LFW photos', () => {
   }, 600_000);
 
   it('the demo pair turns LFW strangers away until they wear the sunglasses', async () => {
+    await ensureDemoPair();
     const backdoor = await evaluateBundle(`${DEMO.pair}-backdoor`, 'lfw');
     const clean = await evaluateBundle(`${DEMO.pair}-clean`, 'lfw');
     console.info('demo pair on LFW strangers', JSON.stringify({ clean: clean.strangerRejection, backdoor: backdoor.strangerRejection, admitted: backdoor.attackSuccessRate }));
