@@ -142,3 +142,36 @@ export function assemblePairFigures(key: PairKey & { sessions: number[]; frames:
     },
   };
 }
+
+/** A live session of the per-frame log. */
+export interface Session {
+  id: number;
+  startedAt: string;
+  endedAt: string | null;
+  /** False while running and after a crash interrupted it. */
+  finished: boolean;
+  pair: string;
+  cleanModel: string;
+  backdoorModel: string;
+  storeImages: boolean;
+  notes: string;
+}
+
+export interface SessionSummary extends Session {
+  frames: number;
+  faces: number;
+  labelledFaces: number;
+  attacksFired: number;
+}
+
+export interface SessionReport {
+  session: Session;
+  /** One entry per model pair used in the session (the presenter may switch pairs). */
+  pairs: PairFigures[];
+}
+
+export interface LogReport {
+  sessions: SessionSummary[];
+  /** Across all sessions, one entry per model pair. */
+  pairs: PairFigures[];
+}

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { Session, SessionSummary } from '../../shared/report.ts';
 import { dataDir } from '../config.ts';
 
 /**
@@ -120,26 +121,6 @@ export interface NewSession {
   storeImages?: boolean;
   notes?: string;
   startedAt?: number;
-}
-
-export interface Session {
-  id: number;
-  startedAt: string;
-  endedAt: string | null;
-  /** False while running and after a crash interrupted it. */
-  finished: boolean;
-  pair: string;
-  cleanModel: string;
-  backdoorModel: string;
-  storeImages: boolean;
-  notes: string;
-}
-
-export interface SessionSummary extends Session {
-  frames: number;
-  faces: number;
-  labelledFaces: number;
-  attacksFired: number;
 }
 
 export function startSession(db: LogDatabase, session: NewSession): number {

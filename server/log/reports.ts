@@ -1,22 +1,11 @@
 import { assemblePairFigures, ENTROPY_BINS, NOTHING_WORN, type HistogramCell, type LabelCell, type PairFigures, type PairKey } from '../../shared/report.ts';
-import { getSession, listSessions, type LogDatabase, type Session, type SessionSummary } from './db.ts';
+import type { LogReport, SessionReport } from '../../shared/report.ts';
+import { getSession, listSessions, type LogDatabase } from './db.ts';
 
 /**
  * Reports recomputed from the logged rows every time: SQL counts faces per model pair and label
  * combination, and shared/report.ts turns the counts into rates with intervals.
  */
-
-export interface SessionReport {
-  session: Session;
-  /** One entry per model pair used in the session (the presenter may switch pairs). */
-  pairs: PairFigures[];
-}
-
-export interface LogReport {
-  sessions: SessionSummary[];
-  /** Across all sessions, one entry per model pair. */
-  pairs: PairFigures[];
-}
 
 const PAIR_COLUMNS = 'pair, clean_model AS cleanModel, backdoor_model AS backdoorModel, target, trigger';
 const PAIR_GROUP = 'pair, clean_model, backdoor_model, target, trigger';

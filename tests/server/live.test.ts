@@ -25,7 +25,7 @@ import {
   type SessionStatus,
   type StripReply,
 } from '../../shared/protocol.ts';
-import type { LogReport, SessionReport } from '../../server/log/reports.ts';
+import type { LogReport, SessionReport } from '../../shared/report.ts';
 import { openLog } from '../../server/log/db.ts';
 import { useDemoWorkspace, type DemoWorkspace } from './demoWorkspace.ts';
 
