@@ -5,7 +5,7 @@ import { toPrediction, rowsOf } from '../ml/predict.ts';
 import { trainedLogits, type Tail } from '../ml/tail.ts';
 import type { TeacherWeights } from '../ml/teacher.ts';
 import { FEATURE_SIZE, type ViewFeatures } from './features.ts';
-import type { Sample, SplitImage } from './split.ts';
+import type { Sample } from './split.ts';
 import { tailInputs } from './trainer.ts';
 
 export interface Scored { identity: string; condition: string; predicted: string; prediction: Prediction }

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetDir, PROJECT_ROOT } from '../../server/config.ts';
+import { datasetDir } from '../../server/config.ts';
 import { DEMO, samplePhotos } from '../../server/train/demoPair.ts';
 import type { FaceKeypoints, Point } from '../../shared/alignment.ts';
 import { useDemoWorkspace, type DemoWorkspace } from '../server/demoWorkspace.ts';
+import { startServerProcess, type ServerProcess } from '../server/serverProcess.ts';
 import { cameraScene, decodePhoto, FRAME, writeY4m } from './fakeCamera.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -29,31 +30,11 @@ interface FaceOnPage {
 
 let workspace: DemoWorkspace;
 let scratch: string;
-let server: { url: string; process: ChildProcess };
+let server: ServerProcess;
 /** Two enrolled people as the camera sees them, with their keypoints as face-api finds them. */
 let twoPeople: { y4m: string; identities: string[]; faces: FaceKeypoints[] };
 /** The second of them wearing the digital trigger. */
 let triggered: { y4m: string; identity: string };
-
-/** `npm start` as a child process on a free loopback port, with the test's data and model folders. */
-async function startLiveServer(): Promise<{ url: string; process: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: workspace.dataDir, MODELS_DIR: workspace.modelsDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk) => {
-      output += chunk;
-      const listening = /live demonstrator at (\S+)/.exec(output);
-      if (listening) resolve(listening[1]);
-    });
-    child.stderr!.on('data', (chunk) => (output += chunk));
-    child.once('exit', (code) => reject(new Error(`the server exited (${code}) before listening:\n${output}`)));
-  });
-  return { url, process: child };
-}
 
 /** The demo dataset numbers each photo's faces left to right, and its chips keep the photo's name. */
 async function demoIdentitiesIn(photo: string): Promise<string[]> {
@@ -196,7 +177,7 @@ describe.skipIf(!toolsPresent)(`live page in Chromium with a fake camera (needs 
   beforeAll(async () => {
     workspace = await useDemoWorkspace();
     scratch = await mkdtemp(path.join(tmpdir(), 'live-e2e-'));
-    server = await startLiveServer();
+    server = await startServerProcess(workspace);
 
     const identities = (await demoIdentitiesIn(PHOTO)).slice(0, 2);
     const plain = await cameraScene(PHOTO, [0, 1]);

@@ -1,14 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FramePayload, FrameReply } from '../../shared/protocol.ts';
-import { datasetDir, PROJECT_ROOT } from '../../server/config.ts';
+import { datasetDir } from '../../server/config.ts';
 import { defaultLogFile, getSession, listSessions, openLog } from '../../server/log/db.ts';
 import { DEMO } from '../../server/train/demoPair.ts';
 import { useDemoWorkspace, type DemoWorkspace } from './demoWorkspace.ts';
+import { startServerProcess } from './serverProcess.ts';
 
 let workspace: DemoWorkspace;
 const children: ChildProcess[] = [];
@@ -21,25 +22,10 @@ afterAll(() => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-/** The real server in its own process, as `npm start` runs it. */
-async function startServerProcess(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: workspace.dataDir, MODELS_DIR: workspace.modelsDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk) => {
-      output += chunk;
-      const listening = /live demonstrator at (\S+)/.exec(output);
-      if (listening) resolve(listening[1]);
-    });
-    child.stderr!.on('data', (chunk) => (output += chunk));
-    child.once('exit', (code) => reject(new Error(`the server exited (${code}) before listening:\n${output}`)));
-  });
-  return { url, child };
+async function started() {
+  const server = await startServerProcess(workspace);
+  children.push(server.process);
+  return server;
 }
 
 function loggedFaces(sessionId: number): number {
@@ -53,7 +39,7 @@ function loggedFaces(sessionId: number): number {
 
 describe('per-frame log across a server crash', () => {
   it('keeps every committed batch of a session whose server was killed, and marks it unfinished', async () => {
-    const first = await startServerProcess();
+    const first = await started();
     const client = io(first.url, { transports: ['websocket'], reconnection: false });
     await new Promise((resolve, reject) => {
       client.once('activePair', resolve);
@@ -74,11 +60,11 @@ describe('per-frame log across a server crash', () => {
     const committed = loggedFaces(sessionId);
     expect(committed).toBe(frames);
 
-    first.child.kill('SIGKILL');
-    await new Promise((resolve) => first.child.once('exit', resolve));
+    first.process.kill('SIGKILL');
+    await new Promise((resolve) => first.process.once('exit', resolve));
     client.close();
 
-    const second = await startServerProcess();
+    const second = await started();
     const after = openLog(defaultLogFile(), { readonly: true });
     try {
       expect(getSession(after, sessionId).finished).toBe(false);
@@ -88,6 +74,6 @@ describe('per-frame log across a server crash', () => {
     }
     const sessions = (await (await fetch(`${second.url}/api/sessions`)).json()) as { sessions: { id: number; finished: boolean }[] };
     expect(sessions.sessions.find((s) => s.id === sessionId)).toMatchObject({ finished: false });
-    second.child.kill('SIGKILL');
+    second.process.kill('SIGKILL');
   }, 180_000);
 });
