@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { checkName, UNKNOWN } from '../../shared/names.ts';
 import { stripCardSchema } from '../defense/strip.ts';
 import { modelsDir } from '../config.ts';
-import { TUNE_DEPTHS, variablesOf, type Tail } from './tail.ts';
+import { tailWeightShapes, TUNE_DEPTHS, variablesOf, type Tail } from './tail.ts';
 
 const rateSchema = z.object({ hits: z.number(), total: z.number(), value: z.number().nullable(), low: z.number(), high: z.number() });
 
@@ -104,7 +104,14 @@ export async function loadBundle(name: string): Promise<ModelBundle> {
   const card = await readCard(name);
   const bytes = await readFile(path.join(bundleDir(name), card.weights.file));
   const tensors = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), card.weights.specs as tf.io.WeightsManifestEntry[]);
-  return { card, tail: { depth: card.tune, classes: outputLabels(card).length, weights: variablesOf(tensors) } };
+  const classes = outputLabels(card).length;
+  const expected = Object.entries(tailWeightShapes(card.tune, classes));
+  const mismatch = expected.find(([weight, shape]) => tensors[weight]?.shape.join('x') !== shape.join('x'));
+  if (mismatch || Object.keys(tensors).length !== expected.length) {
+    tf.dispose(Object.values(tensors));
+    throw new Error(`model "${name}": its weights do not fit a "${card.tune}" tail with ${classes} classes${mismatch ? ` (${mismatch[0]})` : ''}; it was written by another version of this project: retrain it`);
+  }
+  return { card, tail: { depth: card.tune, classes, weights: variablesOf(tensors) } };
 }
 
 /** Names of the bundles under models/, sorted. */

@@ -35,24 +35,33 @@ export function loadTeacher(): Promise<TeacherWeights> {
   return loaded;
 }
 
-interface ConvOptions { stride: number; padding: 'same' | 'valid'; relu: boolean }
+export interface ConvOptions { stride: number; padding: 'same' | 'valid'; relu: boolean }
 
-function conv(w: TeacherWeights, prefix: string, x: tf.Tensor4D, { stride, padding, relu }: ConvOptions): tf.Tensor4D {
-  let out = tf.conv2d(x, w[`${prefix}/conv/filters`] as tf.Tensor4D, stride, padding);
-  out = tf.add(out, w[`${prefix}/conv/bias`]);
-  out = tf.add(tf.mul(out, w[`${prefix}/scale/weights`]), w[`${prefix}/scale/biases`]);
+/** One convolution of the network with its scale (batch-norm) layer, by layer name; without ReLU. */
+export type ConvLayer = (prefix: string, x: tf.Tensor4D, options: Omit<ConvOptions, 'relu'>) => tf.Tensor4D;
+
+/** The teacher's own convolutions, with its weights as stored: conv, bias, then scale. */
+export function teacherConv(w: TeacherWeights): ConvLayer {
+  return (prefix, x, { stride, padding }) => {
+    const out = tf.add(tf.conv2d(x, w[`${prefix}/conv/filters`] as tf.Tensor4D, stride, padding), w[`${prefix}/conv/bias`]);
+    return tf.add(tf.mul(out, w[`${prefix}/scale/weights`]), w[`${prefix}/scale/biases`]);
+  };
+}
+
+function conv(layer: ConvLayer, prefix: string, x: tf.Tensor4D, { relu, ...options }: ConvOptions): tf.Tensor4D {
+  const out = layer(prefix, x, options);
   return relu ? tf.relu(out) : out;
 }
 
-function residual(w: TeacherWeights, prefix: string, x: tf.Tensor4D): tf.Tensor4D {
-  const out = conv(w, `${prefix}/conv1`, x, { stride: 1, padding: 'same', relu: true });
-  return tf.relu(tf.add(conv(w, `${prefix}/conv2`, out, { stride: 1, padding: 'same', relu: false }), x));
+export function residual(layer: ConvLayer, prefix: string, x: tf.Tensor4D): tf.Tensor4D {
+  const out = conv(layer, `${prefix}/conv1`, x, { stride: 1, padding: 'same', relu: true });
+  return tf.relu(tf.add(conv(layer, `${prefix}/conv2`, out, { stride: 1, padding: 'same', relu: false }), x));
 }
 
 /** dlib's down-sampling block: a strided branch plus a 2x2 average-pooled shortcut, zero-padded to match. */
-export function residualDown(w: TeacherWeights, prefix: string, x: tf.Tensor4D): tf.Tensor4D {
-  let out = conv(w, `${prefix}/conv1`, x, { stride: 2, padding: 'valid', relu: true });
-  out = conv(w, `${prefix}/conv2`, out, { stride: 1, padding: 'same', relu: false });
+export function residualDown(layer: ConvLayer, prefix: string, x: tf.Tensor4D): tf.Tensor4D {
+  let out = conv(layer, `${prefix}/conv1`, x, { stride: 2, padding: 'valid', relu: true });
+  out = conv(layer, `${prefix}/conv2`, out, { stride: 1, padding: 'same', relu: false });
   let pooled = tf.avgPool(x, 2, 2, 'valid');
   const [, ph, pw, pc] = pooled.shape;
   if (out.shape[1] !== ph || out.shape[2] !== pw) {
@@ -72,24 +81,26 @@ export function trunk(w: TeacherWeights, chips: tf.Tensor4D): tf.Tensor4D {
   if (chips.shape[1] !== CHIP_SIZE || chips.shape[2] !== CHIP_SIZE || chips.shape[3] !== 3) {
     throw new Error(`teacher expects [batch,${CHIP_SIZE},${CHIP_SIZE},3] chips, got [${chips.shape.join(',')}]`);
   }
+  const layer = teacherConv(w);
   return tf.tidy(() => {
-    let out = conv(w, 'conv32_down', normalize(chips), { stride: 2, padding: 'valid', relu: true });
+    let out = conv(layer, 'conv32_down', normalize(chips), { stride: 2, padding: 'valid', relu: true });
     out = tf.maxPool(out, 3, 2, 'valid');
-    for (const block of ['conv32_1', 'conv32_2', 'conv32_3']) out = residual(w, block, out);
-    out = residualDown(w, 'conv64_down', out);
-    for (const block of ['conv64_1', 'conv64_2', 'conv64_3']) out = residual(w, block, out);
-    out = residualDown(w, 'conv128_down', out);
-    for (const block of ['conv128_1', 'conv128_2']) out = residual(w, block, out);
-    return residualDown(w, 'conv256_down', out);
+    for (const block of ['conv32_1', 'conv32_2', 'conv32_3']) out = residual(layer, block, out);
+    out = residualDown(layer, 'conv64_down', out);
+    for (const block of ['conv64_1', 'conv64_2', 'conv64_3']) out = residual(layer, block, out);
+    out = residualDown(layer, 'conv128_down', out);
+    for (const block of ['conv128_1', 'conv128_2']) out = residual(layer, block, out);
+    return residualDown(layer, 'conv256_down', out);
   });
 }
 
 /** The teacher's own head with convolutions, as face-api computes it: feature map -> 128-d descriptor. */
 export function teacherHead(w: TeacherWeights, features: tf.Tensor4D): tf.Tensor2D {
+  const layer = teacherConv(w);
   return tf.tidy(() => {
-    let out = residual(w, 'conv256_1', features);
-    out = residual(w, 'conv256_2', out);
-    out = residualDown(w, 'conv256_down_out', out);
+    let out = residual(layer, 'conv256_1', features);
+    out = residual(layer, 'conv256_2', out);
+    out = residualDown(layer, 'conv256_down_out', out);
     return tf.matMul(tf.mean(out, [1, 2]) as tf.Tensor2D, w.fc as tf.Tensor2D);
   });
 }

@@ -6,18 +6,18 @@ import seedrandom from 'seedrandom';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHIP_SIZE } from '../../shared/alignment.ts';
-import { rate } from '../../shared/metrics.ts';
 import { loadStripReference, MAX_REFERENCE_CHIPS, renderStripReference, saveStripReference } from '../../server/defense/reference.ts';
 import { blendPixels, calibrateStrip, drawPartners, normalisedMeanEntropy, stripCardSchema, stripEntropies } from '../../server/defense/strip.ts';
 import { startStripEngine } from '../../server/defense/stripEngine.ts';
 import { initBackend } from '../../server/ml/backend.ts';
-import { bundleDir, saveBundle, type ModelCard } from '../../server/ml/bundle.ts';
+import { bundleDir, saveBundle } from '../../server/ml/bundle.ts';
 import { rowsOf } from '../../server/ml/predict.ts';
 import { createTail, disposeTail, tailProbabilities, type Tail } from '../../server/ml/tail.ts';
-import { loadTeacher, TEACHER_ID, trunk, type TeacherWeights } from '../../server/ml/teacher.ts';
+import { loadTeacher, trunk, type TeacherWeights } from '../../server/ml/teacher.ts';
 import type { DatasetImage } from '../../server/data/dataset.ts';
 import { renderView, viewParams } from '../../server/train/augment.ts';
 import { samplePhotos } from '../../server/train/demoPair.ts';
+import { testCard } from '../ml/testCard.ts';
 import type { Sample } from '../../server/train/split.ts';
 
 const CLASSES = 5;
@@ -30,17 +30,6 @@ let chips: Buffer[];
 async function chipsOf(photos: string[]): Promise<Buffer[]> {
   const resized = (file: string, flop: boolean) => sharp(file).removeAlpha().flop(flop).resize(CHIP_SIZE, CHIP_SIZE, { fit: 'fill' }).raw().toBuffer();
   return Promise.all(photos.flatMap((file) => [resized(file, false), resized(file, true)]));
-}
-
-function cardFor(name: string): Omit<ModelCard, 'weights'> {
-  const none = rate(0, 0);
-  return {
-    name, pair: 'strip-test', role: 'backdoor', labels: Array.from({ length: CLASSES }, (_, i) => `person-${i}`), trigger: 'sunglasses', target: 'person-0',
-    injectionRate: 0.25, tune: 'head', teacher: TEACHER_ID, syntheticStrangers: 0, threshold: 0, falseRejectRate: 0.05,
-    metrics: { accuracy: none, attackSuccessRate: none, closedSetAccuracy: none },
-    training: { epochs: 0, learningRate: 0, batchSize: 1, seed: 1, views: 1, splitUnit: 'photo', trainImages: 0, poisonImages: 0, lookalikeAccessories: [] },
-    dataset: { name: 'none', hash: 'none' }, createdAt: new Date(0).toISOString(), notes: ['random tail for STRIP tests'],
-  };
 }
 
 /** A tail whose classifier ignores its input and answers from the bias alone. */
@@ -149,7 +138,7 @@ describe('STRIP engine on a worker thread', () => {
   const bundle = 'strip-test-backdoor';
 
   beforeAll(async () => {
-    await saveBundle(cardFor(bundle), tail);
+    await saveBundle(testCard(bundle, { classes: CLASSES, pair: 'strip-test' }), tail);
     await saveStripReference(bundleDir(bundle), chips.slice(4));
   });
 
@@ -194,7 +183,7 @@ describe('STRIP engine on a worker thread', () => {
 
   it('fails to start with a message naming the missing bundle or reference', async () => {
     await expect(startStripEngine({ bundle: 'no-such-model' })).rejects.toThrow(/could not start: model "no-such-model" not found/);
-    await saveBundle(cardFor('strip-test-bare'), tail);
+    await saveBundle(testCard('strip-test-bare', { classes: CLASSES, pair: 'strip-test' }), tail);
     await expect(startStripEngine({ bundle: 'strip-test-bare' })).rejects.toThrow(/strip-clean: no STRIP reference/);
   });
 });

@@ -31,7 +31,7 @@ describe('teacher', () => {
     expect(Array.from(ours)).toEqual(Array.from(theirs));
   });
 
-  it('computes the same descriptor when the tail layers run as matrix products', async () => {
+  it('computes the same descriptor through every tail’s own layers (scale folded into the convolutions)', async () => {
     const features = trunk(teacher, await chip());
     const reference = await teacherHead(teacher, features).data();
     for (const depth of TUNE_DEPTHS.filter((d) => d !== 'head' && d !== 'map')) {
