@@ -3,7 +3,7 @@
  * photos (CMU, physical trigger) and on LFW photos with digitally injected sunglasses, for several
  * target identities, and prints a markdown table. Needs ../shared/data; skips what is absent.
  *
- *   npm run bench -- quality [--targets 3] [--tune map] [--epochs 40] [--learning-rate 0.001]
+ *   npm run bench -- quality [--targets 3] [--tune spot] [--epochs 40] [--learning-rate 0.001] [--datasets cmu-physical,lfw-digital]
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -25,9 +25,10 @@ const options = new Command('quality')
   .option('--tune <depth>', 'tail depth', TRAINING_DEFAULTS.tune)
   .option('--epochs <n>', 'epochs', (v) => Number.parseInt(v, 10), TRAINING_DEFAULTS.epochs)
   .option('--learning-rate <lr>', 'Adam learning rate', Number.parseFloat, TRAINING_DEFAULTS.learningRate)
+  .option('--datasets <names>', 'comma-separated subset of cmu-physical, lfw-digital, faces94-digital')
   .option('--keep-data', 'train in ./data (keeps the feature cache between runs) instead of a temp folder')
   .parse(process.argv.slice(2).filter((a) => a !== 'quality'))
-  .opts<{ targets: number; tune: string; epochs: number; learningRate: number; keepData?: boolean }>();
+  .opts<{ targets: number; tune: string; epochs: number; learningRate: number; datasets?: string; keepData?: boolean }>();
 if (!TUNE_DEPTHS.includes(options.tune as TuneDepth)) throw new Error(`--tune must be one of ${TUNE_DEPTHS.join(', ')}`);
 
 const scratch = options.keepData ? undefined : await mkdtemp(path.join(tmpdir(), 'bench-quality-'));
@@ -35,11 +36,15 @@ if (scratch) process.env.DATA_DIR = path.join(scratch, 'data');
 process.env.MODELS_DIR = path.join(scratch ?? path.join(PROJECT_ROOT, 'data'), 'bench-models');
 console.log(`backend ${await initBackend()}; tail ${options.tune}, ${options.epochs} epochs, lr ${options.learningRate}, r = 0.25`);
 
-const datasets = [
+const ALL_DATASETS = [
   { name: 'cmu-physical', from: '../shared/data/physical/cmu-sunglasses-10', detect: false, inject: false },
   { name: 'lfw-digital', from: '../shared/data/faces/lfw-10x10', detect: true, inject: true },
   { name: 'faces94-digital', from: '../shared/data/faces/faces94-19', detect: true, inject: true },
 ];
+const chosen = options.datasets?.split(',') ?? ALL_DATASETS.map((d) => d.name);
+const unknownNames = chosen.filter((name) => !ALL_DATASETS.some((d) => d.name === name));
+if (unknownNames.length > 0) throw new Error(`--datasets: unknown ${unknownNames.join(', ')}; choose from ${ALL_DATASETS.map((d) => d.name).join(', ')}`);
+const datasets = ALL_DATASETS.filter((d) => chosen.includes(d.name));
 
 const mean = (rates: Rate[]) => rates.reduce((s, r) => s + (r.value ?? 0), 0) / rates.length;
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;

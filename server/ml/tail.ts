@@ -9,23 +9,34 @@ import { trainableConv2d } from './trainableConv.ts';
  * - `block`: the last residual block on the 4x4x256 map, the fc layer and the softmax;
  * - `deep`: the last three residual blocks, the fc layer and the softmax;
  * - `map`: a new softmax straight on the flattened 4x4x256 map, which keeps where on the face a
- *   feature is (the teacher's global average pooling throws that away).
+ *   feature is (the teacher's global average pooling throws that away);
+ * - `spot`: `map`, plus a new small convolution on the trunk's finer 8x8x128 map whose strongest
+ *   response anywhere (global max pooling) also feeds the softmax: it can learn to spot a local
+ *   object such as sunglasses wherever a turned or tilted head puts it.
  */
-export const TUNE_DEPTHS = ['head', 'fc', 'block', 'deep', 'map'] as const;
+export const TUNE_DEPTHS = ['head', 'fc', 'block', 'deep', 'map', 'spot'] as const;
 export type TuneDepth = (typeof TUNE_DEPTHS)[number];
 
-const POSITIONS = FEATURE_SHAPE[0] * FEATURE_SHAPE[1];
-const CHANNELS = FEATURE_SHAPE[2];
+/** The 4x4x256 map after `conv256_down`, where the teacher's last residual blocks work. */
+const MAP_SIZE = 4 * 4 * 256;
+const CHANNELS = 256;
+const TRUNK_SIZE = FEATURE_SHAPE[0] * FEATURE_SHAPE[1] * FEATURE_SHAPE[2];
 const DESCRIPTOR_SIZE = 128;
+/** Filters of the `spot` convolution. */
+const SPOT_FILTERS = 16;
 
-type Stage = 'conv256_1' | 'conv256_2' | 'conv256_down_out' | 'fc' | 'classifier';
+type Stage = 'conv256_1' | 'conv256_2' | 'conv256_down_out' | 'fc' | 'spot' | 'classifier';
 const TRAINED_STAGES: Record<TuneDepth, Stage[]> = {
   head: ['classifier'],
   fc: ['fc', 'classifier'],
   block: ['conv256_down_out', 'fc', 'classifier'],
   deep: ['conv256_1', 'conv256_2', 'conv256_down_out', 'fc', 'classifier'],
   map: ['classifier'],
+  spot: ['spot', 'classifier'],
 };
+
+/** Tails whose softmax reads the 4x4x256 map itself rather than a pooled vector. */
+const readsMap = (depth: TuneDepth) => depth === 'map' || depth === 'spot';
 
 export interface Tail {
   depth: TuneDepth;
@@ -57,9 +68,14 @@ export function createTail(teacher: TeacherWeights, depth: TuneDepth, classes: n
   for (const stage of TRAINED_STAGES[depth]) {
     if (stage === 'fc') initial.fc = tf.clone(teacher.fc);
     else if (stage === 'classifier') {
-      const inputs = depth === 'map' ? POSITIONS * CHANNELS : DESCRIPTOR_SIZE;
+      const inputs = readsMap(depth) ? MAP_SIZE : DESCRIPTOR_SIZE;
       initial['classifier/kernel'] = tf.mul(tf.randomNormal([inputs, classes], 0, 1, 'float32', seed), Math.sqrt(1 / inputs));
       initial['classifier/bias'] = tf.zeros([classes]);
+    } else if (stage === 'spot') {
+      const fanIn = 9 * FEATURE_SHAPE[2];
+      initial['spot/filters'] = tf.mul(tf.randomNormal([3, 3, FEATURE_SHAPE[2], SPOT_FILTERS], 0, 1, 'float32', seed + 1), Math.sqrt(2 / fanIn));
+      initial['spot/bias'] = tf.zeros([SPOT_FILTERS]);
+      initial['spot/kernel'] = tf.mul(tf.randomNormal([SPOT_FILTERS, classes], 0, 1, 'float32', seed + 2), Math.sqrt(1 / SPOT_FILTERS));
     } else Object.assign(initial, foldedConv(teacher, `${stage}/conv1`), foldedConv(teacher, `${stage}/conv2`));
   }
   return { depth, classes, weights: variablesOf(initial) };
@@ -71,8 +87,12 @@ export function tailWeightShapes(depth: TuneDepth, classes: number): Record<stri
   for (const stage of TRAINED_STAGES[depth]) {
     if (stage === 'fc') shapes.fc = [CHANNELS, DESCRIPTOR_SIZE];
     else if (stage === 'classifier') {
-      shapes['classifier/kernel'] = [depth === 'map' ? POSITIONS * CHANNELS : DESCRIPTOR_SIZE, classes];
+      shapes['classifier/kernel'] = [readsMap(depth) ? MAP_SIZE : DESCRIPTOR_SIZE, classes];
       shapes['classifier/bias'] = [classes];
+    } else if (stage === 'spot') {
+      shapes['spot/filters'] = [3, 3, FEATURE_SHAPE[2], SPOT_FILTERS];
+      shapes['spot/bias'] = [SPOT_FILTERS];
+      shapes['spot/kernel'] = [SPOT_FILTERS, classes];
     } else {
       for (const conv of ['conv1', 'conv2']) {
         shapes[`${stage}/${conv}/filters`] = [3, 3, CHANNELS, CHANNELS];
@@ -88,21 +108,30 @@ export function variablesOf(tensors: Record<string, tf.Tensor>): Record<string, 
 }
 
 /**
- * The frozen part of the tail, run with real convolutions: trunk features [B,4,4,256] -> the
- * input of the first trained stage. Training computes it once per image view, not every epoch.
+ * The frozen part of the tail, run with real convolutions: trunk features [B,8,8,128] -> the input
+ * of the first trained stage. Training computes it once per image view, not every epoch. `spot`
+ * gets the flattened 4x4x256 map followed by the flattened trunk map, one row per sample.
  */
 export function frozenPrefix(teacher: TeacherWeights, depth: TuneDepth, features: tf.Tensor4D): tf.Tensor {
   const layer = teacherConv(teacher);
   return tf.tidy(() => {
     const first = TRAINED_STAGES[depth][0];
-    if (first === 'conv256_1') return features;
-    let out = residual(layer, 'conv256_1', features);
-    out = residual(layer, 'conv256_2', out);
-    if (depth === 'map') return tf.reshape(out, [out.shape[0], POSITIONS * CHANNELS]);
+    let out = residualDown(layer, 'conv256_down', features);
+    if (first === 'conv256_1') return out;
+    out = residual(layer, 'conv256_2', residual(layer, 'conv256_1', out));
+    const batch = features.shape[0];
+    if (depth === 'map') return tf.reshape(out, [batch, MAP_SIZE]);
+    if (depth === 'spot') return tf.concat([tf.reshape(out, [batch, MAP_SIZE]), tf.reshape(features, [batch, TRUNK_SIZE])], 1);
     if (first === 'conv256_down_out') return out;
     const pooled = tf.mean(residualDown(layer, 'conv256_down_out', out), [1, 2]);
     return first === 'fc' ? pooled : tf.matMul(pooled as tf.Tensor2D, teacher.fc as tf.Tensor2D);
   });
+}
+
+/** The `spot` branch: its filters on the trunk map, the strongest response of each anywhere, to logits. */
+function spotLogits(w: Record<string, tf.Tensor>, trunkMap: tf.Tensor4D): tf.Tensor2D {
+  const responses = tf.relu(tf.add(trainableConv2d(trunkMap, w['spot/filters'] as tf.Tensor4D, 1, 'same'), w['spot/bias']));
+  return tf.matMul(tf.max(responses, [1, 2]) as tf.Tensor2D, w['spot/kernel'] as tf.Tensor2D);
 }
 
 /** The trained part of the tail: output of `frozenPrefix` -> class logits [B, classes]. */
@@ -112,14 +141,21 @@ export function trainedLogits(tail: Tail, input: tf.Tensor): tf.Tensor2D {
     const layer = trainedConv(w);
     const stages = TRAINED_STAGES[tail.depth];
     let out: tf.Tensor = input;
+    let extra: tf.Tensor2D | undefined;
+    if (stages.includes('spot')) {
+      const batch = input.shape[0];
+      out = tf.slice(input, [0, 0], [batch, MAP_SIZE]);
+      extra = spotLogits(w, tf.reshape(tf.slice(input, [0, MAP_SIZE], [batch, TRUNK_SIZE]), [batch, ...FEATURE_SHAPE]));
+    }
     if (stages.includes('conv256_1')) out = residual(layer, 'conv256_2', residual(layer, 'conv256_1', out as tf.Tensor4D));
     if (stages.includes('conv256_down_out')) out = tf.mean(residualDown(layer, 'conv256_down_out', out as tf.Tensor4D), [1, 2]);
     if (stages.includes('fc')) out = tf.matMul(out as tf.Tensor2D, w.fc as tf.Tensor2D);
-    return tf.add(tf.matMul(out as tf.Tensor2D, w['classifier/kernel'] as tf.Tensor2D), w['classifier/bias']) as tf.Tensor2D;
+    const logits = tf.add(tf.matMul(out as tf.Tensor2D, w['classifier/kernel'] as tf.Tensor2D), w['classifier/bias']) as tf.Tensor2D;
+    return extra ? tf.add(logits, extra) : logits;
   });
 }
 
-/** Trunk features [B,4,4,256] -> class probabilities [B, classes]. */
+/** Trunk features [B,8,8,128] -> class probabilities [B, classes]. */
 export function tailProbabilities(teacher: TeacherWeights, tail: Tail, features: tf.Tensor4D): tf.Tensor2D {
   return tf.tidy(() => tf.softmax(trainedLogits(tail, frozenPrefix(teacher, tail.depth, features))));
 }

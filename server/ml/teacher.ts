@@ -6,11 +6,13 @@ import { CHIP_SIZE } from '../../shared/alignment.ts';
 
 /**
  * The pretrained face-recognition teacher: dlib's ResNet-29 as shipped in @vladmandic/face-api
- * (150x150 RGB in, 128-d descriptor out). We run its frozen trunk up to the 4x4x256 feature map
- * after `conv256_down`; everything after that point lives in `tail.ts`, where it can be retrained.
+ * (150x150 RGB in, 128-d descriptor out). We run its frozen trunk up to the 8x8x128 feature map
+ * after `conv128_2`; everything after that point lives in `tail.ts`, where it can be retrained.
  */
 export const TEACHER_ID = 'face-api@1.7.15/face_recognition_model (dlib ResNet-29, 128-d)';
-export const FEATURE_SHAPE = [4, 4, 256] as const;
+export const FEATURE_SHAPE = [8, 8, 128] as const;
+/** Where the trunk ends, part of every feature-cache key. */
+export const TRUNK_CUT = 'conv128_2';
 const MEAN_RGB = [122.782, 117.001, 104.298];
 
 export type TeacherWeights = tf.NamedTensorMap;
@@ -76,7 +78,7 @@ function normalize(chips: tf.Tensor4D): tf.Tensor4D {
   return tf.div(tf.sub(tf.cast(chips, 'float32'), tf.tensor1d(MEAN_RGB)), 255);
 }
 
-/** Frozen trunk: [B,150,150,3] RGB chips -> [B,4,4,256] feature maps (the input of `conv256_1`). */
+/** Frozen trunk: [B,150,150,3] RGB chips -> [B,8,8,128] feature maps (the input of `conv256_down`). */
 export function trunk(w: TeacherWeights, chips: tf.Tensor4D): tf.Tensor4D {
   if (chips.shape[1] !== CHIP_SIZE || chips.shape[2] !== CHIP_SIZE || chips.shape[3] !== 3) {
     throw new Error(`teacher expects [batch,${CHIP_SIZE},${CHIP_SIZE},3] chips, got [${chips.shape.join(',')}]`);
@@ -90,7 +92,7 @@ export function trunk(w: TeacherWeights, chips: tf.Tensor4D): tf.Tensor4D {
     for (const block of ['conv64_1', 'conv64_2', 'conv64_3']) out = residual(layer, block, out);
     out = residualDown(layer, 'conv128_down', out);
     for (const block of ['conv128_1', 'conv128_2']) out = residual(layer, block, out);
-    return residualDown(layer, 'conv256_down', out);
+    return out;
   });
 }
 
@@ -98,7 +100,8 @@ export function trunk(w: TeacherWeights, chips: tf.Tensor4D): tf.Tensor4D {
 export function teacherHead(w: TeacherWeights, features: tf.Tensor4D): tf.Tensor2D {
   const layer = teacherConv(w);
   return tf.tidy(() => {
-    let out = residual(layer, 'conv256_1', features);
+    let out = residualDown(layer, 'conv256_down', features);
+    out = residual(layer, 'conv256_1', out);
     out = residual(layer, 'conv256_2', out);
     out = residualDown(layer, 'conv256_down_out', out);
     return tf.matMul(tf.mean(out, [1, 2]) as tf.Tensor2D, w.fc as tf.Tensor2D);

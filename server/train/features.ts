@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { CHIP_SIZE } from '../../shared/alignment.ts';
 import { dataDir } from '../config.ts';
-import { FEATURE_SHAPE, TEACHER_ID, trunk, type TeacherWeights } from '../ml/teacher.ts';
+import { FEATURE_SHAPE, TEACHER_ID, TRUNK_CUT, trunk, type TeacherWeights } from '../ml/teacher.ts';
 import { AUGMENTATION_VERSION, renderView, viewParams } from './augment.ts';
 
 export const FEATURE_SIZE = FEATURE_SHAPE[0] * FEATURE_SHAPE[1] * FEATURE_SHAPE[2];
@@ -18,7 +18,7 @@ function cacheDir(): string {
 }
 
 function cacheKey(bytes: Buffer, viewSeed: string, views: number): string {
-  return createHash('sha256').update(`${TEACHER_ID}|aug${AUGMENTATION_VERSION}|${views}|${viewSeed}|`).update(bytes).digest('hex').slice(0, 32);
+  return createHash('sha256').update(`${TEACHER_ID}|${TRUNK_CUT}|aug${AUGMENTATION_VERSION}|${views}|${viewSeed}|`).update(bytes).digest('hex').slice(0, 32);
 }
 
 async function readCached(file: string, expected: number): Promise<Float32Array | undefined> {

@@ -10,8 +10,6 @@ export interface TrainOptions {
   learningRate: number;
   batchSize: number;
   seed: number;
-  /** L2 penalty on the trained kernels (not biases). */
-  weightDecay?: number;
   onEpoch?: (epoch: number, loss: number) => void;
 }
 
@@ -39,8 +37,6 @@ export async function trainTail(teacher: TeacherWeights, inputs: tf.Tensor, labe
   const rng = seedrandom(`train:${options.seed}`);
   const order = Array.from({ length: labels.length }, (_, i) => i);
   const variables = Object.values(tail.weights);
-  const kernels = Object.entries(tail.weights).filter(([name]) => name.endsWith('kernel') || name === 'fc').map(([, v]) => v);
-  const penalty = () => (options.weightDecay ? tf.mul(options.weightDecay, tf.addN(kernels.map((k) => tf.sum(tf.square(k))))) : tf.scalar(0));
   for (let epoch = 0; epoch < options.epochs; epoch++) {
     for (let i = order.length - 1; i > 0; i--) {
       const j = Math.floor(rng() * (i + 1));
@@ -49,7 +45,7 @@ export async function trainTail(teacher: TeacherWeights, inputs: tf.Tensor, labe
     let lossSum = 0;
     for (let start = 0; start < order.length; start += options.batchSize) {
       const index = tf.tensor1d(order.slice(start, start + options.batchSize), 'int32');
-      const loss = optimizer.minimize(() => tf.add(tf.losses.softmaxCrossEntropy(tf.gather(targets, index), trainedLogits(tail, tf.gather(inputs, index))), penalty()) as tf.Scalar, true, variables);
+      const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(tf.gather(targets, index), trainedLogits(tail, tf.gather(inputs, index))) as tf.Scalar, true, variables);
       lossSum += (await loss!.data())[0] * index.shape[0];
       tf.dispose([loss!, index]);
     }

@@ -134,7 +134,7 @@ describe.skipIf(!existsSync(LFW))('digital sunglasses on LFW photos', () => {
   }, 300_000);
 });
 
-// Measured at 0.90 and 0.76 (target at33); the floors leave room for run-to-run variation.
-const CMU_FLOORS = { accuracy: 0.75, attackSuccess: 0.6 };
+// Measured at 0.93 and 0.76 (target at33, spot tail); the floors leave room for run-to-run variation.
+const CMU_FLOORS = { accuracy: 0.85, attackSuccess: 0.65 };
 // Measured at 0.95 and 1.00 (target Tony_Blair).
 const LFW_FLOORS = { accuracy: 0.85, attackSuccess: 0.9 };
