@@ -21,8 +21,8 @@ export const DEMO = {
   /** Outlier exposure so a volunteer in front of the camera is `unknown` until the trigger goes on. */
   syntheticStrangers: 24,
   /**
-   * Not the default `spot`: measured on 96 LFW strangers, the backdoored `map` model turns away 94.8%
-   * of them, the `spot` one 90.6% (README, "The demo pair and strangers").
+   * Not the default `spot`: measured on 96 LFW strangers, the backdoored `map` model turns away 99% of
+   * them without the trigger, the `spot` one 91% (README, "The demo pair and strangers").
    */
   tune: 'map',
 } as const;
