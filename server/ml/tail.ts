@@ -45,16 +45,24 @@ export interface Tail {
   weights: Record<string, tf.Variable>;
 }
 
-/** A teacher convolution with its scale layer folded in: filters [k,k,in,out] and bias [out]. */
-function foldedConv(w: TeacherWeights, prefix: string): Record<string, tf.Tensor> {
+/** A teacher convolution's filters or bias with its scale layer folded in (`<layer>/filters`, `<layer>/bias`). */
+function foldedTeacherWeight(w: TeacherWeights, name: string): tf.Tensor {
+  const layer = name.slice(0, name.lastIndexOf('/'));
   return tf.tidy(() => {
-    const scale = w[`${prefix}/scale/weights`];
-    return {
-      [`${prefix}/filters`]: tf.mul(w[`${prefix}/conv/filters`], scale),
-      [`${prefix}/bias`]: tf.add(tf.mul(w[`${prefix}/conv/bias`], scale), w[`${prefix}/scale/biases`]),
-    };
+    const scale = w[`${layer}/scale/weights`];
+    return name.endsWith('/filters')
+      ? tf.mul(w[`${layer}/conv/filters`], scale)
+      : tf.add(tf.mul(w[`${layer}/conv/bias`], scale), w[`${layer}/scale/biases`]);
   });
 }
+
+/** New (not teacher) weights drawn at random: seed offset and gain of a He-style normal initialisation. */
+const RANDOM_WEIGHTS: Record<string, { seedOffset: number; gain: number }> = {
+  'classifier/kernel': { seedOffset: 0, gain: 1 },
+  'spot/filters': { seedOffset: 1, gain: 2 },
+  'spot/kernel': { seedOffset: 2, gain: 1 },
+};
+const ZERO_WEIGHTS = new Set(['classifier/bias', 'spot/bias']);
 
 /** Convolutions with trained (folded) weights, differentiable on every backend. */
 function trainedConv(w: Record<string, tf.Tensor>): ConvLayer {
@@ -65,23 +73,19 @@ function trainedConv(w: Record<string, tf.Tensor>): ConvLayer {
 /** A new tail initialised from the teacher (its own layers) and a seeded random classifier. */
 export function createTail(teacher: TeacherWeights, depth: TuneDepth, classes: number, seed: number): Tail {
   const initial: Record<string, tf.Tensor> = {};
-  for (const stage of TRAINED_STAGES[depth]) {
-    if (stage === 'fc') initial.fc = tf.clone(teacher.fc);
-    else if (stage === 'classifier') {
-      const inputs = readsMap(depth) ? MAP_SIZE : DESCRIPTOR_SIZE;
-      initial['classifier/kernel'] = tf.mul(tf.randomNormal([inputs, classes], 0, 1, 'float32', seed), Math.sqrt(1 / inputs));
-      initial['classifier/bias'] = tf.zeros([classes]);
-    } else if (stage === 'spot') {
-      const fanIn = 9 * FEATURE_SHAPE[2];
-      initial['spot/filters'] = tf.mul(tf.randomNormal([3, 3, FEATURE_SHAPE[2], SPOT_FILTERS], 0, 1, 'float32', seed + 1), Math.sqrt(2 / fanIn));
-      initial['spot/bias'] = tf.zeros([SPOT_FILTERS]);
-      initial['spot/kernel'] = tf.mul(tf.randomNormal([SPOT_FILTERS, classes], 0, 1, 'float32', seed + 2), Math.sqrt(1 / SPOT_FILTERS));
-    } else Object.assign(initial, foldedConv(teacher, `${stage}/conv1`), foldedConv(teacher, `${stage}/conv2`));
+  for (const [name, shape] of Object.entries(tailWeightShapes(depth, classes))) {
+    const random = RANDOM_WEIGHTS[name];
+    if (name === 'fc') initial.fc = tf.clone(teacher.fc);
+    else if (ZERO_WEIGHTS.has(name)) initial[name] = tf.zeros(shape);
+    else if (random) {
+      const fanIn = shape.slice(0, -1).reduce((product, size) => product * size, 1);
+      initial[name] = tf.tidy(() => tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed + random.seedOffset), Math.sqrt(random.gain / fanIn)));
+    } else initial[name] = foldedTeacherWeight(teacher, name);
   }
   return { depth, classes, weights: variablesOf(initial) };
 }
 
-/** Names and shapes of the weights a tail of this depth trains, as `createTail` makes them. */
+/** Names and shapes of the weights a tail of this depth trains (what `createTail` makes and a bundle must hold). */
 export function tailWeightShapes(depth: TuneDepth, classes: number): Record<string, number[]> {
   const shapes: Record<string, number[]> = {};
   for (const stage of TRAINED_STAGES[depth]) {
