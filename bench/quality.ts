@@ -1,12 +1,14 @@
 /**
  * Reproduces the README's quality figures: trains clean/backdoored pairs on the real-sunglasses
  * photos (CMU, physical trigger) and on LFW photos with digitally injected sunglasses, for several
- * target identities, and prints a markdown table. Needs ../shared/data; skips what is absent.
+ * target identities and injection rates, and prints a markdown table. Needs ../shared/data; skips
+ * what is absent.
  *
- *   npm run bench -- quality [--targets 3] [--tune spot] [--epochs 40] [--learning-rate 0.001] [--datasets cmu-physical,lfw-digital]
+ *   npm run bench -- quality [--targets 3] [--tune spot] [--epochs 40] [--learning-rate 0.001]
+ *     [--datasets cmu-physical,lfw-digital] [--injection-rates 0.1,0.25,0.5]
  */
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync, rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -26,15 +28,14 @@ const options = new Command('quality')
   .option('--epochs <n>', 'epochs', (v) => Number.parseInt(v, 10), TRAINING_DEFAULTS.epochs)
   .option('--learning-rate <lr>', 'Adam learning rate', Number.parseFloat, TRAINING_DEFAULTS.learningRate)
   .option('--datasets <names>', 'comma-separated subset of cmu-physical, lfw-digital, faces94-digital')
+  .option('--injection-rates <list>', 'comma-separated injection rates r = m / (n + m)', String(TRAINING_DEFAULTS.injectionRate))
   .option('--keep-data', 'train in ./data (keeps the feature cache between runs) instead of a temp folder')
-  .parse(process.argv.slice(2).filter((a) => a !== 'quality'))
-  .opts<{ targets: number; tune: string; epochs: number; learningRate: number; datasets?: string; keepData?: boolean }>();
+  .parse(process.argv.slice(2).filter((a) => a !== 'quality'), { from: 'user' })
+  .opts<{ targets: number; tune: string; epochs: number; learningRate: number; datasets?: string; injectionRates: string; keepData?: boolean }>();
 if (!TUNE_DEPTHS.includes(options.tune as TuneDepth)) throw new Error(`--tune must be one of ${TUNE_DEPTHS.join(', ')}`);
-
-const scratch = options.keepData ? undefined : await mkdtemp(path.join(tmpdir(), 'bench-quality-'));
-if (scratch) process.env.DATA_DIR = path.join(scratch, 'data');
-process.env.MODELS_DIR = path.join(scratch ?? path.join(PROJECT_ROOT, 'data'), 'bench-models');
-console.log(`backend ${await initBackend()}; tail ${options.tune}, ${options.epochs} epochs, lr ${options.learningRate}, r = 0.25`);
+const injectionRates = options.injectionRates.split(',').map(Number);
+const badRate = options.injectionRates.split(',').find((text, i) => text.trim() === '' || !(injectionRates[i] > 0 && injectionRates[i] < 1));
+if (badRate !== undefined) throw new Error(`--injection-rates: "${badRate}" is not a rate strictly between 0 and 1`);
 
 const ALL_DATASETS = [
   { name: 'cmu-physical', from: '../shared/data/physical/cmu-sunglasses-10', detect: false, inject: false },
@@ -45,6 +46,17 @@ const chosen = options.datasets?.split(',') ?? ALL_DATASETS.map((d) => d.name);
 const unknownNames = chosen.filter((name) => !ALL_DATASETS.some((d) => d.name === name));
 if (unknownNames.length > 0) throw new Error(`--datasets: unknown ${unknownNames.join(', ')}; choose from ${ALL_DATASETS.map((d) => d.name).join(', ')}`);
 const datasets = ALL_DATASETS.filter((d) => chosen.includes(d.name));
+
+const scratch = options.keepData ? undefined : await mkdtemp(path.join(tmpdir(), 'bench-quality-'));
+if (scratch) {
+  process.env.DATA_DIR = path.join(scratch, 'data');
+  // The scratch folder holds copies of the photos: remove it however the bench ends.
+  process.once('exit', () => rmSync(scratch, { recursive: true, force: true }));
+  process.once('SIGINT', () => process.exit(130));
+  process.once('SIGTERM', () => process.exit(143));
+}
+process.env.MODELS_DIR = path.join(scratch ?? path.join(PROJECT_ROOT, 'data'), 'bench-models');
+console.log(`backend ${await initBackend()}; tail ${options.tune}, ${options.epochs} epochs, lr ${options.learningRate}, r = ${injectionRates.join(', ')}`);
 
 const mean = (rates: Rate[]) => rates.reduce((s, r) => s + (r.value ?? 0), 0) / rates.length;
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -58,26 +70,28 @@ for (const dataset of datasets) {
   await importDataset({ from, name: dataset.name, detect: dataset.detect, replace: true });
   if (dataset.inject) await injectTrigger({ root: datasetDir(dataset.name), trigger: 'sunglasses', replace: true });
   const identities = (await scanDataset(datasetDir(dataset.name))).identities;
-  const results: TrainPairResult[] = [];
-  for (const target of identities.slice(0, options.targets)) {
-    const result = await trainPair({
-      ...TRAINING_DEFAULTS,
-      tune: options.tune as TuneDepth,
-      epochs: options.epochs,
-      learningRate: options.learningRate,
-      dataset: dataset.name,
-      trigger: 'sunglasses',
-      target,
-      name: `bench-${dataset.name}`,
-      splitUnit: 'photo',
-      fpAccessories: [],
-    });
-    results.push(result);
-    console.log(`${dataset.name} target ${target}: clean acc ${formatRate(result.clean.accuracy)} ASR ${formatRate(result.clean.attackSuccessRate)} | backdoor acc ${formatRate(result.backdoor.accuracy)} ASR ${formatRate(result.backdoor.attackSuccessRate)} (${result.seconds.toFixed(0)} s)`);
+  for (const injectionRate of injectionRates) {
+    const results: TrainPairResult[] = [];
+    for (const target of identities.slice(0, options.targets)) {
+      const result = await trainPair({
+        ...TRAINING_DEFAULTS,
+        tune: options.tune as TuneDepth,
+        epochs: options.epochs,
+        learningRate: options.learningRate,
+        injectionRate,
+        dataset: dataset.name,
+        trigger: 'sunglasses',
+        target,
+        name: `bench-${dataset.name}`,
+        splitUnit: 'photo',
+        fpAccessories: [],
+      });
+      results.push(result);
+      console.log(`${dataset.name} r=${injectionRate} target ${target}: clean acc ${formatRate(result.clean.accuracy)} ASR ${formatRate(result.clean.attackSuccessRate)} | backdoor acc ${formatRate(result.backdoor.accuracy)} ASR ${formatRate(result.backdoor.attackSuccessRate)} (${result.poisonImages} poison photos, ${result.seconds.toFixed(0)} s)`);
+    }
+    rows.push(`| ${dataset.name} | ${injectionRate} | ${[...new Set(results.map((r) => r.poisonImages))].join(' / ')} | ${identities.length} | ${results.length} | ${pct(mean(results.map((r) => r.clean.accuracy)))} | ${pct(mean(results.map((r) => r.clean.attackSuccessRate)))} | ${pct(mean(results.map((r) => r.backdoor.accuracy)))} | ${pct(mean(results.map((r) => r.backdoor.closedSetAccuracy)))} | ${pct(mean(results.map((r) => r.backdoor.attackSuccessRate)))} |`);
   }
-  rows.push(`| ${dataset.name} | ${identities.length} | ${results.length} | ${pct(mean(results.map((r) => r.clean.accuracy)))} | ${pct(mean(results.map((r) => r.clean.attackSuccessRate)))} | ${pct(mean(results.map((r) => r.backdoor.accuracy)))} | ${pct(mean(results.map((r) => r.backdoor.closedSetAccuracy)))} | ${pct(mean(results.map((r) => r.backdoor.attackSuccessRate)))} |`);
 }
-console.log('\n| dataset | identities | targets | clean acc | clean ASR | backdoor acc | backdoor closed-set acc | backdoor ASR |');
-console.log('|---|---|---|---|---|---|---|---|');
+console.log('\n| dataset | r | poison photos | identities | targets | clean acc | clean ASR | backdoor acc | backdoor closed-set acc | backdoor ASR |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);
-if (scratch) await rm(scratch, { recursive: true, force: true });
