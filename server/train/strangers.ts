@@ -29,7 +29,7 @@ export async function synthesizeStrangers(sources: readonly DatasetImage[], coun
     const cut = Math.round(CANONICAL_LEFT_EYE.y + (0.1 + 0.25 * rng()) * CHIP_SIZE);
     return { upper, lower, cut };
   });
-  const key = createHash('sha256').update(JSON.stringify(recipes.map((r) => [r.upper.file, r.lower.file, r.cut]))).digest('hex').slice(0, 16);
+  const key = createHash('sha256').update(JSON.stringify(recipes.map((r) => [r.upper.relPath, r.lower.relPath, r.cut]))).digest('hex').slice(0, 16);
   const folder = path.join(dataDir(), 'cache', 'strangers', key);
   const staging = `${folder}.tmp-${process.pid}`;
   await rm(staging, { recursive: true, force: true });

@@ -1,0 +1,50 @@
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DatasetImage } from '../../server/data/dataset.ts';
+import { samplePhotos } from '../../server/train/demoPair.ts';
+import { synthesizeStrangers } from '../../server/train/strangers.ts';
+
+let scratch: string;
+const dataDirBefore = process.env.DATA_DIR;
+
+beforeAll(async () => {
+  scratch = await mkdtemp(path.join(tmpdir(), 'strangers-'));
+});
+
+afterAll(async () => {
+  if (dataDirBefore === undefined) delete process.env.DATA_DIR;
+  else process.env.DATA_DIR = dataDirBefore;
+  await rm(scratch, { recursive: true, force: true });
+});
+
+/** The same two photos, as the same dataset, under a DATA_DIR of the given name. */
+async function datasetUnder(name: string): Promise<DatasetImage[]> {
+  process.env.DATA_DIR = path.join(scratch, name);
+  return Promise.all(samplePhotos().slice(0, 2).map(async (photo, i) => {
+    const relPath = `person-0${i + 1}/clean/photo.jpg`;
+    const file = path.join(scratch, name, 'datasets', 'two', relPath);
+    await mkdir(path.dirname(file), { recursive: true });
+    await copyFile(photo, file);
+    return { identity: `person-0${i + 1}`, condition: 'clean', file, relPath, source: `person-0${i + 1}/photo` };
+  }));
+}
+
+async function strangersUnder(name: string, seed: number) {
+  const strangers = await synthesizeStrangers(await datasetUnder(name), 3, seed);
+  return Promise.all(strangers.map(async (s) => ({ source: s.source, identity: s.identity, pixels: await readFile(s.file) })));
+}
+
+describe('synthetic strangers', () => {
+  it('are the same for the same photos and seed wherever the data folder is, and change with the seed', async () => {
+    const here = await strangersUnder('here', 1);
+    const there = await strangersUnder('there', 1);
+    expect(here.map((s) => s.identity)).toEqual(['unknown', 'unknown', 'unknown']);
+    // The source names seed each stranger's augmented views: they must not depend on the folder.
+    expect(there.map((s) => s.source)).toEqual(here.map((s) => s.source));
+    there.forEach((s, i) => expect(s.pixels.equals(here[i].pixels)).toBe(true));
+    const otherSeed = await strangersUnder('here', 2);
+    expect(otherSeed.map((s) => s.source)).not.toEqual(here.map((s) => s.source));
+  });
+});
