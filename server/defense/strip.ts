@@ -97,7 +97,7 @@ async function blendEntropy(teacher: TeacherWeights, tail: Tail, chip: Uint8Arra
   partners.forEach((partner, i) => pixels.set(blendPixels(chip, partner), i * CHIP_VALUES));
   const input = tf.tensor4d(pixels, [partners.length, CHIP_SIZE, CHIP_SIZE, 3], 'float32');
   const features = trunk(teacher, input);
-  const probabilities = tailProbabilities(teacher, tail, features);
+  const [probabilities] = tailProbabilities(teacher, [tail], features);
   const flat = (await probabilities.data()) as Float32Array;
   tf.dispose([input, features, probabilities]);
   return normalisedMeanEntropy(rowsOf(flat, tail.classes));

@@ -47,8 +47,9 @@ export async function decodeChips(encoded: readonly Uint8Array[]): Promise<Buffe
 }
 
 /**
- * Classifies raw chips with both models of a pair: the frozen trunk runs once per chip and feeds
- * both tails. `attack` is the backdoored model answering the target while the clean one does not.
+ * Classifies raw chips with both models of a pair: the frozen trunk, and the frozen layers both
+ * tails start with, run once per chip. `attack` is the backdoored model answering the target while
+ * the clean one does not.
  */
 export async function classifyChips(pair: LoadedPair, chips: readonly Buffer[]): Promise<{ verdicts: PairVerdict[]; trunkMs: number; tailsMs: number }> {
   if (chips.length === 0) return { verdicts: [], trunkMs: 0, tailsMs: 0 };
@@ -60,7 +61,7 @@ export async function classifyChips(pair: LoadedPair, chips: readonly Buffer[]):
   const features = trunk(teacher, input);
   await features.data();
   const trunkDone = performance.now();
-  const [cleanProbs, backdoorProbs] = [pair.clean, pair.backdoor].map((b) => tailProbabilities(teacher, b.tail, features));
+  const [cleanProbs, backdoorProbs] = tailProbabilities(teacher, [pair.clean.tail, pair.backdoor.tail], features);
   const [cleanLabels, backdoorLabels] = [outputLabels(pair.clean.card), outputLabels(pair.backdoor.card)];
   const [cleanRows, backdoorRows] = await Promise.all([
     cleanProbs.data().then((d) => rowsOf(d as Float32Array, cleanLabels.length)),

@@ -159,9 +159,19 @@ export function trainedLogits(tail: Tail, input: tf.Tensor): tf.Tensor2D {
   });
 }
 
-/** Trunk features [B,8,8,128] -> class probabilities [B, classes]. */
-export function tailProbabilities(teacher: TeacherWeights, tail: Tail, features: tf.Tensor4D): tf.Tensor2D {
-  return tf.tidy(() => tf.softmax(trainedLogits(tail, frozenPrefix(teacher, tail.depth, features))));
+/**
+ * Trunk features [B,8,8,128] -> class probabilities [B, classes] of each tail. Tails of the same
+ * depth (the two models of a pair) share the frozen prefix, which then runs once.
+ */
+export function tailProbabilities(teacher: TeacherWeights, tails: readonly Tail[], features: tf.Tensor4D): tf.Tensor2D[] {
+  return tf.tidy(() => {
+    const prefixes = new Map<TuneDepth, tf.Tensor>();
+    return tails.map((tail) => {
+      const prefix = prefixes.get(tail.depth) ?? frozenPrefix(teacher, tail.depth, features);
+      prefixes.set(tail.depth, prefix);
+      return tf.softmax(trainedLogits(tail, prefix));
+    });
+  });
 }
 
 export function disposeTail(tail: Tail): void {

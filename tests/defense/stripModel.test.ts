@@ -65,7 +65,7 @@ describe('STRIP on a model', () => {
       for (const partner of drawPartners(reference.length, 6, seedrandom('same'))) {
         const input = tf.tensor4d(blendPixels(chips[0], reference[partner]), [1, CHIP_SIZE, CHIP_SIZE, 3]);
         const features = trunk(teacher, input);
-        const probabilities = tailProbabilities(teacher, tail, features);
+        const [probabilities] = tailProbabilities(teacher, [tail], features);
         rows.push(...rowsOf((await probabilities.data()) as Float32Array, CLASSES));
         tf.dispose([input, features, probabilities]);
       }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../server/ml/backend.ts';
-import { createTail, disposeTail, trainedLogits } from '../../server/ml/tail.ts';
+import { createTail, disposeTail, tailProbabilities, trainedLogits } from '../../server/ml/tail.ts';
 import { FEATURE_SHAPE, loadTeacher, type TeacherWeights } from '../../server/ml/teacher.ts';
 
 let teacher: TeacherWeights;
@@ -32,5 +32,26 @@ describe('the spot tail', () => {
     for (let k = 0; k < 3; k++) expect(lowerRight[k]).toBeCloseTo(upperLeft[k], 4);
     expect(Math.max(...Array.from(upperLeft, (v, k) => Math.abs(v - absent[k])))).toBeGreaterThan(1e-2);
     disposeTail(tail);
+  });
+});
+
+describe('tail probabilities of several tails', () => {
+  it('are each tail’s own, and the frozen layers two tails of one depth share run once', async () => {
+    const features = tf.randomUniform([2, ...FEATURE_SHAPE], 0, 2, 'float32', 5) as tf.Tensor4D;
+    const tails = [createTail(teacher, 'map', 4, 1), createTail(teacher, 'map', 4, 2), createTail(teacher, 'fc', 4, 3)];
+    const alone = await Promise.all(tails.map((tail) => tailProbabilities(teacher, [tail], features)[0].array()));
+    let together: number[][][] = [];
+    const profile = await tf.profile(async () => {
+      const probabilities = tailProbabilities(teacher, tails, features);
+      together = await Promise.all(probabilities.map((p) => p.array()));
+      tf.dispose(probabilities);
+    });
+    together.forEach((rows, t) => rows.forEach((row, i) => row.forEach((p, k) => expect(p).toBeCloseTo(alone[t][i][k], 6))));
+    expect(together[0][0]).not.toEqual(together[1][0]);
+    // conv256_down, the one convolution that reads the 8x8x128 trunk map: once for both map tails, once for fc (3 if not shared).
+    const trunkMapConvs = profile.kernels.filter((k) => k.name.startsWith('Conv2D') || k.name.startsWith('FusedConv2D')).filter((k) => k.inputShapes[0]?.slice(1).join('x') === FEATURE_SHAPE.join('x'));
+    expect(trunkMapConvs.length).toBe(2);
+    tails.forEach(disposeTail);
+    features.dispose();
   });
 });
