@@ -12,7 +12,11 @@ const port = parentPort!;
 
 try {
   await initBackend();
-  const [teacher, model, reference] = await Promise.all([loadTeacher(), loadBundle(bundle), loadStripReference(bundleDir(bundle))]);
+  // The reference only after the bundle: a missing bundle must be reported as such, not as its missing reference.
+  const [teacher, { model, reference }] = await Promise.all([
+    loadTeacher(),
+    loadBundle(bundle).then(async (model) => ({ model, reference: await loadStripReference(bundleDir(bundle)) })),
+  ]);
   const rng = seedrandom(seed);
   port.postMessage({ type: 'ready', referenceImages: reference.length } satisfies WorkerReply);
   // One request at a time: tfjs kernels run synchronously, so interleaving would only add memory.
