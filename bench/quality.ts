@@ -33,8 +33,9 @@ const options = new Command('quality')
   .parse(process.argv.slice(2).filter((a) => a !== 'quality'), { from: 'user' })
   .opts<{ targets: number; tune: string; epochs: number; learningRate: number; datasets?: string; injectionRates: string; keepData?: boolean }>();
 if (!TUNE_DEPTHS.includes(options.tune as TuneDepth)) throw new Error(`--tune must be one of ${TUNE_DEPTHS.join(', ')}`);
-const injectionRates = options.injectionRates.split(',').map(Number);
-const badRate = options.injectionRates.split(',').find((text, i) => text.trim() === '' || !(injectionRates[i] > 0 && injectionRates[i] < 1));
+const rateTexts = options.injectionRates.split(',');
+const injectionRates = rateTexts.map(Number);
+const badRate = rateTexts.find((text, i) => text.trim() === '' || !(injectionRates[i] > 0 && injectionRates[i] < 1));
 if (badRate !== undefined) throw new Error(`--injection-rates: "${badRate}" is not a rate strictly between 0 and 1`);
 
 const ALL_DATASETS = [

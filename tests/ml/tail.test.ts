@@ -39,12 +39,15 @@ describe('tail probabilities of several tails', () => {
   it('are each tail’s own, and the frozen layers two tails of one depth share run once', async () => {
     const features = tf.randomUniform([2, ...FEATURE_SHAPE], 0, 2, 'float32', 5) as tf.Tensor4D;
     const tails = [createTail(teacher, 'map', 4, 1), createTail(teacher, 'map', 4, 2), createTail(teacher, 'fc', 4, 3)];
-    const alone = await Promise.all(tails.map((tail) => tailProbabilities(teacher, [tail], features)[0].array()));
+    const arraysOf = async (probabilities: tf.Tensor2D[]) => {
+      const arrays = await Promise.all(probabilities.map((p) => p.array()));
+      tf.dispose(probabilities);
+      return arrays;
+    };
+    const alone = (await Promise.all(tails.map((tail) => arraysOf(tailProbabilities(teacher, [tail], features))))).flat(1);
     let together: number[][][] = [];
     const profile = await tf.profile(async () => {
-      const probabilities = tailProbabilities(teacher, tails, features);
-      together = await Promise.all(probabilities.map((p) => p.array()));
-      tf.dispose(probabilities);
+      together = await arraysOf(tailProbabilities(teacher, tails, features));
     });
     together.forEach((rows, t) => rows.forEach((row, i) => row.forEach((p, k) => expect(p).toBeCloseTo(alone[t][i][k], 6))));
     expect(together[0][0]).not.toEqual(together[1][0]);
