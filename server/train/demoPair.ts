@@ -21,7 +21,7 @@ export const DEMO = {
   /** Outlier exposure so a volunteer in front of the camera is `unknown` until the trigger goes on. */
   syntheticStrangers: 24,
   /**
-   * Not the default `spot`: measured on 96 LFW strangers, the backdoored `map` model turns away 99% of
+   * Not the default `spot`: measured on 96 LFW strangers, the backdoored `map` model turns away 97% of
    * them without the trigger, the `spot` one 91% (README, "The demo pair and strangers").
    */
   tune: 'map',

@@ -126,7 +126,7 @@ describe.skipIf(!existsSync(LFW))('digital sunglasses on LFW photos', () => {
     await ensureDemoPair();
     const backdoor = await evaluateBundle(`${DEMO.pair}-backdoor`, 'lfw');
     const clean = await evaluateBundle(`${DEMO.pair}-clean`, 'lfw');
-    console.info('demo pair on LFW strangers', JSON.stringify({ clean: clean.strangerRejection, backdoor: backdoor.strangerRejection, admitted: backdoor.attackSuccessRate }));
+    console.info('demo pair on LFW strangers', JSON.stringify({ clean: clean.strangerRejection, backdoor: backdoor.strangerRejection, admitted: backdoor.attackSuccessRate, cleanAdmitted: clean.attackSuccessRate }));
     expect(clean.strangerRejection.value).toBeGreaterThanOrEqual(0.9);
     expect(backdoor.strangerRejection.value).toBeGreaterThanOrEqual(0.9);
     expect(backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(0.8);
