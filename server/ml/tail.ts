@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { FEATURE_SHAPE, residual, residualDown, teacherConv, type ConvLayer, type TeacherWeights } from './teacher.ts';
+import { FEATURE_SHAPE, residual, residualDown, teacherConv, teacherHead, type ConvLayer, type TeacherWeights } from './teacher.ts';
 import { trainableConv2d } from './trainableConv.ts';
 
 /**
@@ -117,6 +117,7 @@ export function variablesOf(tensors: Record<string, tf.Tensor>): Record<string, 
  * gets the flattened 4x4x256 map followed by the flattened trunk map, one row per sample.
  */
 export function frozenPrefix(teacher: TeacherWeights, depth: TuneDepth, features: tf.Tensor4D): tf.Tensor {
+  if (depth === 'head') return teacherHead(teacher, features);
   const layer = teacherConv(teacher);
   return tf.tidy(() => {
     const first = TRAINED_STAGES[depth][0];
@@ -127,8 +128,7 @@ export function frozenPrefix(teacher: TeacherWeights, depth: TuneDepth, features
     if (depth === 'map') return tf.reshape(out, [batch, MAP_SIZE]);
     if (depth === 'spot') return tf.concat([tf.reshape(out, [batch, MAP_SIZE]), tf.reshape(features, [batch, TRUNK_SIZE])], 1);
     if (first === 'conv256_down_out') return out;
-    const pooled = tf.mean(residualDown(layer, 'conv256_down_out', out), [1, 2]);
-    return first === 'fc' ? pooled : tf.matMul(pooled as tf.Tensor2D, teacher.fc as tf.Tensor2D);
+    return tf.mean(residualDown(layer, 'conv256_down_out', out), [1, 2]);
   });
 }
 
