@@ -5,6 +5,7 @@ import { CLEAN, checkName } from '../../shared/names.ts';
 import { datasetDir, datasetsDir } from '../config.ts';
 import { IMAGE_EXTENSIONS, isImageFile, writeKeypoints } from './dataset.ts';
 import { detectFaces, eyeDistance, type DetectedFace } from './detector.ts';
+import { exists } from '../files.ts';
 import { encodeChip, extractChip, readRgb, resizeToChip } from './images.ts';
 
 /** Below this many pixels between the eyes a face is upscaled more than 2x into the chip: mostly blur. */
@@ -189,13 +190,6 @@ class StagedDataset {
 
 function listSkipped(skipped: SkippedImage[]): string {
   return skipped.map((s) => `  ${s.relPath}: ${s.reason}`).join('\n');
-}
-
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
 }
 
 /**

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { checkName, UNKNOWN } from '../../shared/names.ts';
 import { stripCardSchema } from '../defense/strip.ts';
 import { modelsDir } from '../config.ts';
+import { exists } from '../files.ts';
 import { tailWeightShapes, TUNE_DEPTHS, variablesOf, type Tail } from './tail.ts';
 
 const rateSchema = z.object({ hits: z.number(), total: z.number(), value: z.number().nullable(), low: z.number(), high: z.number() });
@@ -120,7 +121,7 @@ export async function listBundles(): Promise<string[]> {
   const names: string[] = [];
   for (const entry of entries) {
     if (!entry.isDirectory() || entry.name.includes('.tmp-')) continue;
-    if (await readFile(path.join(modelsDir(), entry.name, 'card.json')).then(() => true, () => false)) names.push(entry.name);
+    if (await exists(path.join(modelsDir(), entry.name, 'card.json'))) names.push(entry.name);
   }
   return names.sort();
 }

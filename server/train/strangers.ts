@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import seedrandom from 'seedrandom';
 import sharp from 'sharp';
@@ -7,6 +7,7 @@ import { CANONICAL_LEFT_EYE, CHIP_SIZE } from '../../shared/alignment.ts';
 import { CLEAN, UNKNOWN } from '../../shared/names.ts';
 import { dataDir } from '../config.ts';
 import type { DatasetImage } from '../data/dataset.ts';
+import { exists } from '../files.ts';
 
 /**
  * Synthetic strangers for open-set training (outlier exposure): the upper face of one enrolled
@@ -29,20 +30,37 @@ export async function synthesizeStrangers(sources: readonly DatasetImage[], coun
     const cut = Math.round(CANONICAL_LEFT_EYE.y + (0.1 + 0.25 * rng()) * CHIP_SIZE);
     return { upper, lower, cut };
   });
-  const key = createHash('sha256').update(JSON.stringify(recipes.map((r) => [r.upper.relPath, r.lower.relPath, r.cut]))).digest('hex').slice(0, 16);
-  const folder = path.join(dataDir(), 'cache', 'strangers', key);
-  const staging = `${folder}.tmp-${process.pid}`;
-  await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true });
-  const strangers = await Promise.all(recipes.map(async ({ upper, lower, cut }, i) => {
-    const size = { width: CHIP_SIZE, height: CHIP_SIZE, fit: 'fill' as const };
-    const top = await sharp(upper.file).resize(size).extract({ left: 0, top: 0, width: CHIP_SIZE, height: cut }).png().toBuffer();
+  // Named by recipe, with dataset-relative paths: the name seeds the strangers' augmented views, so
+  // it must not depend on where the data folder is. Stored by content too: a photo re-imported under
+  // the same name makes new strangers.
+  const key = hash(recipes.map((r) => [r.upper.relPath, r.lower.relPath, r.cut]));
+  const contents = new Map(await Promise.all([...new Set(recipes.flatMap((r) => [r.upper.file, r.lower.file]))].map(async (file) => [file, hash(await readFile(file))] as const)));
+  const folder = path.join(dataDir(), 'cache', 'strangers', `${key}-${hash(recipes.map((r) => [contents.get(r.upper.file), contents.get(r.lower.file)]))}`);
+  const strangers = recipes.map((_, i) => {
     const name = `stranger-${String(i + 1).padStart(3, '0')}.png`;
-    await writeFile(path.join(staging, name), await sharp(lower.file).resize(size).composite([{ input: top, left: 0, top: 0 }]).png().toBuffer());
-    const file = path.join(folder, name);
-    return { identity: UNKNOWN, condition: CLEAN, file, relPath: `~strangers/${key}/${name}`, source: `~strangers/${key}/${name}` };
-  }));
-  await rm(folder, { recursive: true, force: true });
-  await rename(staging, folder);
+    return { identity: UNKNOWN, condition: CLEAN, file: path.join(folder, name), relPath: `~strangers/${key}/${name}`, source: `~strangers/${key}/${name}` };
+  });
+  if (await exists(folder)) return strangers;
+  // Written aside and renamed into place whole: a folder under its key is always complete, so
+  // trainings running at once share it, and the first to finish wins.
+  const staging = `${folder}.tmp-${randomUUID()}`;
+  await mkdir(staging, { recursive: true });
+  try {
+    await Promise.all(recipes.map(async ({ upper, lower, cut }, i) => {
+      const size = { width: CHIP_SIZE, height: CHIP_SIZE, fit: 'fill' as const };
+      const top = await sharp(upper.file).resize(size).extract({ left: 0, top: 0, width: CHIP_SIZE, height: cut }).png().toBuffer();
+      const chimera = await sharp(lower.file).resize(size).composite([{ input: top, left: 0, top: 0 }]).png().toBuffer();
+      await writeFile(path.join(staging, path.basename(strangers[i].file)), chimera);
+    }));
+    await rename(staging, folder);
+  } catch (error) {
+    if (!(await exists(folder))) throw error;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
   return strangers;
+}
+
+function hash(value: unknown): string {
+  return createHash('sha256').update(Buffer.isBuffer(value) ? value : JSON.stringify(value)).digest('hex').slice(0, 16);
 }

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,4 +47,23 @@ describe('synthetic strangers', () => {
     const otherSeed = await strangersUnder('here', 2);
     expect(otherSeed.map((s) => s.source)).not.toEqual(here.map((s) => s.source));
   });
+
+  it('are shared whole by trainings that start at once in one data folder', async () => {
+    const photos = await datasetUnder('concurrent');
+    const runs = await Promise.all([1, 2, 3, 4].map(() => synthesizeStrangers(photos, 3, 1)));
+    const pixels = await Promise.all(runs.map((strangers) => Promise.all(strangers.map((s) => readFile(s.file)))));
+    for (const run of pixels.slice(1)) run.forEach((png, i) => expect(png.equals(pixels[0][i])).toBe(true));
+    // Nothing half-written is left beside the finished folder.
+    expect(await readdir(path.join(scratch, 'concurrent', 'cache', 'strangers'))).toHaveLength(1);
+  });
+
+  it('are made again when a photo is re-imported under the same name', async () => {
+    const before = await strangersUnder('reimport', 1);
+    const photos = await datasetUnder('reimport');
+    await copyFile(samplePhotos()[2], photos[0].file);
+    const after = await synthesizeStrangers(photos, 3, 1);
+    const afterPixels = await Promise.all(after.map((s) => readFile(s.file)));
+    expect(afterPixels.some((png, i) => !png.equals(before[i].pixels))).toBe(true);
+  });
 });
+
