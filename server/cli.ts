@@ -179,6 +179,21 @@ program
   });
 
 program
+  .command('forget')
+  .description("delete everything kept of one person: their chips in a dataset, the models trained on them, the caches")
+  .argument('<identity>', 'identity folder in the dataset')
+  .requiredOption('--dataset <name>', 'dataset under data/datasets/')
+  .option('--json', 'print what was deleted as JSON')
+  .action(async (identity: string, opts: { dataset: string; json?: boolean }) => {
+    const { forgetIdentity } = await import('./data/forget.ts');
+    await run(Boolean(opts.json), () => forgetIdentity(opts.dataset, identity), (r) => {
+      console.log(`deleted ${r.chips} face chips of "${r.identity}" from dataset "${r.dataset}", and the feature and stranger caches`);
+      console.log(r.bundles.length ? `deleted the models trained on them: ${r.bundles.join(', ')} (retrain to replace them; a running server keeps serving a loaded pair until it restarts or switches pair)` : 'no model was trained on them');
+      if (r.unreadableBundles.length) console.log(`could not read the cards of ${r.unreadableBundles.join(', ')}: check by hand whether they were trained on this person`);
+    });
+  });
+
+program
   .command('strip-calibrate')
   .description("recalibrate a backdoored model's STRIP threshold on its held-out clean reference chips")
   .requiredOption('--model <name>', 'backdoored bundle under models/')

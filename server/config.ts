@@ -9,6 +9,11 @@ export function dataDir(): string {
   return path.resolve(process.env.DATA_DIR ?? path.join(PROJECT_ROOT, 'data'));
 }
 
+/** Caches rebuilt on demand (trunk features, synthetic strangers): safe to delete at any time. */
+export function cacheDir(): string {
+  return path.join(dataDir(), 'cache');
+}
+
 export function datasetsDir(): string {
   return path.join(dataDir(), 'datasets');
 }

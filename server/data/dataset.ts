@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { FaceKeypoints, Point } from '../../shared/alignment.ts';
 import { checkName } from '../../shared/names.ts';
+import { writeFileAtomically } from '../files.ts';
 
 /**
  * A dataset on disk: `<root>/<identity>/<condition>/<image>.(jpg|jpeg|png)`, condition `clean`
@@ -166,9 +167,7 @@ export async function writeKeypoints(root: string, keypoints: Record<string, Fac
     }
     rounded[relPath] = face;
   }
-  const temporary = path.join(root, `.${KEYPOINTS_FILE}.tmp`);
-  await writeFile(temporary, `${JSON.stringify(rounded, null, 2)}\n`);
-  await rename(temporary, path.join(root, KEYPOINTS_FILE));
+  await writeFileAtomically(path.join(root, KEYPOINTS_FILE), `${JSON.stringify(rounded, null, 2)}\n`);
 }
 
 function round2(value: number): number {

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { checkName, UNKNOWN } from '../../shared/names.ts';
 import { stripCardSchema } from '../defense/strip.ts';
 import { modelsDir } from '../config.ts';
-import { exists } from '../files.ts';
+import { exists, writeFileAtomically } from '../files.ts';
 import { tailWeightShapes, TUNE_DEPTHS, variablesOf, type Tail } from './tail.ts';
 
 const rateSchema = z.object({ hits: z.number(), total: z.number(), value: z.number().nullable(), low: z.number(), high: z.number() });
@@ -83,9 +83,7 @@ export async function saveBundle(card: Omit<ModelCard, 'weights'>, tail: Tail, w
 /** Replaces a bundle's card (its weights unchanged), atomically. */
 export async function writeCard(card: ModelCard): Promise<void> {
   const file = path.join(bundleDir(card.name), 'card.json');
-  const partial = `${file}.tmp-${process.pid}`;
-  await writeFile(partial, `${JSON.stringify(modelCardSchema.parse(card), null, 2)}\n`);
-  await rename(partial, file);
+  await writeFileAtomically(file, `${JSON.stringify(modelCardSchema.parse(card), null, 2)}\n`);
 }
 
 export async function readCard(name: string): Promise<ModelCard> {

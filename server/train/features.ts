@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { CHIP_SIZE } from '../../shared/alignment.ts';
-import { dataDir } from '../config.ts';
+import { cacheDir } from '../config.ts';
+import { writeFileAtomically } from '../files.ts';
 import { FEATURE_SHAPE, TEACHER_ID, TRUNK_CUT, trunk, type TeacherWeights } from '../ml/teacher.ts';
 import { AUGMENTATION_VERSION, renderView, viewParams } from './augment.ts';
 
@@ -13,8 +14,8 @@ const BATCH = 16;
 /** Trunk features of every view of one image: views x FEATURE_SIZE floats. */
 export type ViewFeatures = Float32Array;
 
-function cacheDir(): string {
-  return path.join(dataDir(), 'cache', 'features');
+function featuresDir(): string {
+  return path.join(cacheDir(), 'features');
 }
 
 function cacheKey(bytes: Buffer, viewSeed: string, views: number): string {
@@ -58,19 +59,17 @@ export async function viewFeatures(
   views: number,
   onProgress?: (done: number, total: number) => void,
 ): Promise<Map<string, ViewFeatures>> {
-  await mkdir(cacheDir(), { recursive: true });
+  await mkdir(featuresDir(), { recursive: true });
   const result = new Map<string, ViewFeatures>();
   let done = 0;
   for (const image of images) {
     const bytes = await readFile(image.file);
-    const cached = path.join(cacheDir(), `${cacheKey(bytes, image.viewSeed, views)}.f32`);
+    const cached = path.join(featuresDir(), `${cacheKey(bytes, image.viewSeed, views)}.f32`);
     let features = await readCached(cached, views * FEATURE_SIZE);
     if (!features) {
       const chips = await Promise.all(viewParams(image.viewSeed, views).map((v) => renderView(bytes, v)));
       features = await trunkFeatures(teacher, chips);
-      const partial = `${cached}.${process.pid}.tmp`;
-      await writeFile(partial, Buffer.from(features.buffer, features.byteOffset, features.byteLength));
-      await rename(partial, cached);
+      await writeFileAtomically(cached, new Uint8Array(features.buffer, features.byteOffset, features.byteLength));
     }
     result.set(image.key, features);
     onProgress?.(++done, images.length);

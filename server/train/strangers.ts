@@ -5,7 +5,7 @@ import seedrandom from 'seedrandom';
 import sharp from 'sharp';
 import { CANONICAL_LEFT_EYE, CHIP_SIZE } from '../../shared/alignment.ts';
 import { CLEAN, UNKNOWN } from '../../shared/names.ts';
-import { dataDir } from '../config.ts';
+import { cacheDir } from '../config.ts';
 import type { DatasetImage } from '../data/dataset.ts';
 import { exists } from '../files.ts';
 
@@ -35,7 +35,7 @@ export async function synthesizeStrangers(sources: readonly DatasetImage[], coun
   // the same name makes new strangers.
   const key = hash(recipes.map((r) => [r.upper.relPath, r.lower.relPath, r.cut]));
   const contents = new Map(await Promise.all([...new Set(recipes.flatMap((r) => [r.upper.file, r.lower.file]))].map(async (file) => [file, hash(await readFile(file))] as const)));
-  const folder = path.join(dataDir(), 'cache', 'strangers', `${key}-${hash(recipes.map((r) => [contents.get(r.upper.file), contents.get(r.lower.file)]))}`);
+  const folder = path.join(cacheDir(), 'strangers', `${key}-${hash(recipes.map((r) => [contents.get(r.upper.file), contents.get(r.lower.file)]))}`);
   const strangers = recipes.map((_, i) => {
     const name = `stranger-${String(i + 1).padStart(3, '0')}.png`;
     return { identity: UNKNOWN, condition: CLEAN, file: path.join(folder, name), relPath: `~strangers/${key}/${name}`, source: `~strangers/${key}/${name}` };

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import { readdir, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { checkName } from '../../shared/names.ts';
+import { cacheDir, datasetDir } from '../config.ts';
+import { exists, writeFileAtomically } from '../files.ts';
+import { bundleDir, listBundles, readCard } from '../ml/bundle.ts';
+import { readKeypoints, scanDataset, writeKeypoints } from './dataset.ts';
+import { IMPORT_REPORT_FILE, type ImportReport } from './import.ts';
+
+export interface ForgetReport {
+  dataset: string;
+  identity: string;
+  /** Face chips deleted from the dataset. */
+  chips: number;
+  /** Model bundles trained on the person (weights, and for a backdoored model its STRIP reference chips), deleted. */
+  bundles: string[];
+  /** Bundles whose card could not be read, so whether they hold the person is unknown: check them by hand. */
+  unreadableBundles: string[];
+}
+
+const HIDDEN_PREFIX = '.forget-';
+
+/**
+ * Deletes everything this project keeps of one person of a dataset: their face chips and keypoints,
+ * their entries in the import report, the model bundles trained on them, and the caches (which are
+ * keyed by content, so the person's share cannot be told apart; they are rebuilt on the next training).
+ * Everything is checked before anything is deleted; the person's folder is first hidden by a rename,
+ * so no training ever sees half of it, and a forgetting cut short is finished by the next one.
+ */
+export async function forgetIdentity(datasetName: string, identity: string): Promise<ForgetReport> {
+  const root = datasetDir(checkName('dataset', datasetName));
+  checkName('identity', identity);
+  const dataset = await scanDataset(root);
+  // A person whose forgetting was interrupted after their folder was hidden.
+  for (const entry of await readdir(root)) if (entry.startsWith(HIDDEN_PREFIX)) await rm(path.join(root, entry), { recursive: true, force: true });
+  const chips = dataset.images.filter((image) => image.identity === identity).length;
+  if (!(await exists(path.join(root, identity)))) throw new Error(`dataset "${datasetName}" has no identity "${identity}" (it has ${dataset.identities.join(', ') || 'none'})`);
+  const ownsEntry = (relPath: string) => relPath.startsWith(`${identity}/`);
+  const allKeypoints = await readKeypoints(root);
+  const keypoints = Object.fromEntries(Object.entries(allKeypoints).filter(([relPath]) => !ownsEntry(relPath)));
+  const importReport = await readImportReport(root);
+
+  const bundles: string[] = [];
+  const unreadableBundles: string[] = [];
+  for (const name of await listBundles()) {
+    const card = await readCard(name).catch(() => undefined);
+    if (!card) unreadableBundles.push(name);
+    else if (card.dataset.name === datasetName && card.labels.includes(identity)) bundles.push(name);
+  }
+
+  const hidden = path.join(root, `${HIDDEN_PREFIX}${randomUUID()}`);
+  await rename(path.join(root, identity), hidden);
+  if (Object.keys(keypoints).length < Object.keys(allKeypoints).length) await writeKeypoints(root, keypoints);
+  if (importReport) {
+    const perIdentity = Object.fromEntries(Object.entries(importReport.perIdentity).filter(([name]) => name !== identity));
+    const remaining = {
+      ...importReport,
+      imported: Object.values(perIdentity).flatMap((counts) => Object.values(counts)).reduce((sum, n) => sum + n, 0),
+      perIdentity,
+      skipped: importReport.skipped.filter((skip) => !ownsEntry(skip.relPath)),
+    };
+    await writeFileAtomically(path.join(root, IMPORT_REPORT_FILE), `${JSON.stringify(remaining, null, 2)}\n`);
+  }
+  await rm(hidden, { recursive: true, force: true });
+  await rm(cacheDir(), { recursive: true, force: true });
+  for (const name of bundles) {
+    const doomed = `${bundleDir(name)}.tmp-forget-${randomUUID()}`;
+    await rename(bundleDir(name), doomed);
+    await rm(doomed, { recursive: true, force: true });
+  }
+  return { dataset: datasetName, identity, chips, bundles, unreadableBundles };
+}
+
+async function readImportReport(root: string): Promise<ImportReport | undefined> {
+  const file = path.join(root, IMPORT_REPORT_FILE);
+  if (!(await exists(file))) return undefined;
+  let report: ImportReport | undefined;
+  try {
+    report = JSON.parse(await readFile(file, 'utf8')) as ImportReport;
+  } catch {
+    // reported below
+  }
+  if (typeof report?.perIdentity !== 'object' || !Array.isArray(report.skipped)) throw new Error(`${file} is not an import report; fix or delete it, then forget again`);
+  return report;
+}
