@@ -246,6 +246,23 @@ program
     }
   });
 
+program
+  .command('delete-session')
+  .description('delete a logged live session with its face rows and any face images it stored')
+  .requiredOption('--session <id>', 'session id (see GET /api/sessions)', number('int', 1, Number.MAX_SAFE_INTEGER))
+  .option('--unfinished', 'also delete a session that never finished (cut short by a crash)')
+  .action(async (opts: { session: number; unfinished?: boolean }) => {
+    const { defaultLogFile, deleteSession, openLog } = await import('./log/db.ts');
+    const log = openLog(defaultLogFile(), { create: false });
+    try {
+      const { session, purged } = deleteSession(log, opts.session, { unfinished: Boolean(opts.unfinished) });
+      console.log(`deleted session ${session.id} (pair ${session.pair}, started ${session.startedAt})${session.storeImages ? ' and the face images it stored' : ''}`);
+      if (!purged) console.log('the server was reading the log: copies of the deleted rows stay in its write-ahead log until its next checkpoint');
+    } finally {
+      log.close();
+    }
+  });
+
 program.parseAsync().catch((error: unknown) => {
   console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;

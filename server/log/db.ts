@@ -85,11 +85,11 @@ export class UnknownSessionError extends Error {
 }
 
 /**
- * Opens (creating when needed) the frame log. `readonly` opens an existing log for reports and
- * exports, on a connection of its own, and fails when there is none.
+ * Opens (creating when needed, unless `create` is false) the frame log. `readonly` opens an existing
+ * log for reports and exports, on a connection of its own, and fails when there is none.
  */
-export function openLog(file: string, { readonly = false } = {}): LogDatabase {
-  if (readonly && !existsSync(file)) throw new Error(`no frame log at ${file} (no session has been recorded there)`);
+export function openLog(file: string, { readonly = false, create = !readonly }: { readonly?: boolean; create?: boolean } = {}): LogDatabase {
+  if (!create && !existsSync(file)) throw new Error(`no frame log at ${file} (no session has been recorded there)`);
   if (!readonly) mkdirSync(path.dirname(file), { recursive: true });
   const db = new Database(file, { readonly });
   try {
@@ -134,6 +134,24 @@ export function finishSession(db: LogDatabase, sessionId: number, endedAt = Date
   const session = getSession(db, sessionId);
   if (session.finished) throw new Error(`session ${sessionId} already finished at ${session.endedAt}`);
   db.prepare('UPDATE sessions SET ended_at = ? WHERE id = ?').run(endedAt, sessionId);
+}
+
+/**
+ * Deletes a session with its face rows and face images, then rebuilds the file (VACUUM) and
+ * checkpoints the write-ahead log into it, so no copy of the images is left in free pages.
+ * `purged` is false when another connection was reading and the write-ahead log could not be emptied
+ * yet: its old pages are overwritten at a later checkpoint. An unfinished session is refused unless
+ * `unfinished`: it may still be recording (or was cut short by a crash, which the log cannot tell apart).
+ */
+export function deleteSession(db: LogDatabase, sessionId: number, { unfinished = false } = {}): { session: Session; purged: boolean } {
+  const session = getSession(db, sessionId);
+  if (!session.finished && !unfinished) {
+    throw new Error(`session ${sessionId} is unfinished: it may still be recording (stop it first), or was cut short by a crash (then delete it with --unfinished)`);
+  }
+  db.prepare('DELETE FROM sessions WHERE id = ?').run(sessionId);
+  db.exec('VACUUM');
+  const [checkpoint] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+  return { session, purged: checkpoint.busy === 0 };
 }
 
 interface SessionRow {
