@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatRate, type Rate } from '../shared/metrics.ts';
 import { datasetDir } from './config.ts';
+import type { LogDatabase } from './log/db.ts';
 import { initBackend } from './ml/backend.ts';
 import { TUNE_DEPTHS, type TuneDepth } from './ml/tail.ts';
 import { progressReporter } from './progress.ts';
@@ -34,6 +35,16 @@ async function run<T>(json: boolean, work: (progress: ReturnType<typeof progress
     else print(result);
   } finally {
     progress.stop();
+  }
+}
+
+async function withFrameLog(options: { readonly?: boolean; create?: boolean }, use: (log: LogDatabase) => void): Promise<void> {
+  const { defaultLogFile, openLog } = await import('./log/db.ts');
+  const log = openLog(defaultLogFile(), options);
+  try {
+    use(log);
+  } finally {
+    log.close();
   }
 }
 
@@ -221,10 +232,8 @@ program
   .requiredOption('--session <id>', 'session id (see GET /api/sessions)', number('int', 1, Number.MAX_SAFE_INTEGER))
   .option('--json', 'print the report as one JSON object')
   .action(async (opts: { session: number; json?: boolean }) => {
-    const { defaultLogFile, openLog } = await import('./log/db.ts');
     const { sessionReport } = await import('./log/reports.ts');
-    const log = openLog(defaultLogFile(), { readonly: true });
-    try {
+    await withFrameLog({ readonly: true }, (log) => {
       const report = sessionReport(log, opts.session);
       if (opts.json) return console.log(JSON.stringify(report));
       console.log(`session ${report.session.id}: ${report.session.endedAt ? 'finished' : 'unfinished'}`);
@@ -241,9 +250,7 @@ program
         });
         for (const fp of pair.falsePositives) console.log(`  false positives with ${fp.accessory.padEnd(14)} ${formatRate(fp.rate.overall)}`);
       }
-    } finally {
-      log.close();
-    }
+    });
   });
 
 program
@@ -252,15 +259,12 @@ program
   .requiredOption('--session <id>', 'session id (see GET /api/sessions)', number('int', 1, Number.MAX_SAFE_INTEGER))
   .option('--unfinished', 'also delete a session that never finished (cut short by a crash)')
   .action(async (opts: { session: number; unfinished?: boolean }) => {
-    const { defaultLogFile, deleteSession, openLog } = await import('./log/db.ts');
-    const log = openLog(defaultLogFile(), { create: false });
-    try {
+    const { deleteSession } = await import('./log/db.ts');
+    await withFrameLog({ create: false }, (log) => {
       const { session, purged } = deleteSession(log, opts.session, { unfinished: Boolean(opts.unfinished) });
       console.log(`deleted session ${session.id} (pair ${session.pair}, started ${session.startedAt})${session.storeImages ? ' and the face images it stored' : ''}`);
       if (!purged) console.log('the server was reading the log: copies of the deleted rows stay in its write-ahead log until its next checkpoint');
-    } finally {
-      log.close();
-    }
+    });
   });
 
 program.parseAsync().catch((error: unknown) => {
