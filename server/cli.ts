@@ -257,7 +257,7 @@ program
   .command('delete-session')
   .description('delete a logged live session with its face rows and any face images it stored')
   .requiredOption('--session <id>', 'session id (see GET /api/sessions)', number('int', 1, Number.MAX_SAFE_INTEGER))
-  .option('--unfinished', 'also delete a session that never finished (cut short by a crash)')
+  .option('--unfinished', 'the unfinished sessions were cut short by a crash, none is recording')
   .action(async (opts: { session: number; unfinished?: boolean }) => {
     const { deleteSession } = await import('./log/db.ts');
     await withFrameLog({ create: false }, (log) => {

@@ -140,13 +140,15 @@ export function finishSession(db: LogDatabase, sessionId: number, endedAt = Date
  * Deletes a session with its face rows and face images, then rebuilds the file (VACUUM) and
  * checkpoints the write-ahead log into it, so no copy of the images is left in free pages.
  * `purged` is false when another connection was reading and the write-ahead log could not be emptied
- * yet: its old pages are overwritten at a later checkpoint. An unfinished session is refused unless
- * `unfinished`: it may still be recording (or was cut short by a crash, which the log cannot tell apart).
+ * yet: its old pages are overwritten at a later checkpoint. The rebuild holds the log's write lock, so
+ * it is refused while any session is unfinished (one may be recording) unless `unfinished` says they
+ * were cut short by a crash, which the log cannot tell apart.
  */
 export function deleteSession(db: LogDatabase, sessionId: number, { unfinished = false } = {}): { session: Session; purged: boolean } {
   const session = getSession(db, sessionId);
-  if (!session.finished && !unfinished) {
-    throw new Error(`session ${sessionId} is unfinished: it may still be recording (stop it first), or was cut short by a crash (then delete it with --unfinished)`);
+  const open = db.prepare('SELECT id FROM sessions WHERE ended_at IS NULL ORDER BY id').pluck().all() as number[];
+  if (open.length > 0 && !unfinished) {
+    throw new Error(`session${open.length > 1 ? 's' : ''} ${open.join(', ')} ${open.length > 1 ? 'are' : 'is'} unfinished: one may be recording, and deleting rebuilds the log file, which would stall it. Stop recording first; if they were cut short by a crash, delete with --unfinished`);
   }
   db.prepare('DELETE FROM sessions WHERE id = ?').run(sessionId);
   db.exec('VACUUM');

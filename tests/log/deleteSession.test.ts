@@ -67,11 +67,14 @@ describe('deleting a logged session', () => {
     expect(listSessions(db)).toEqual([]);
   });
 
-  it('refuses an unfinished session unless told it was cut short, and names an unknown one', () => {
+  it('refuses while a session may be recording, unless told it was cut short, and names an unknown session', () => {
+    const finished = recordSession(true);
     const running = recordSession(true, false);
-    expect(() => deleteSession(db, running)).toThrow(/session \d+ is unfinished.*--unfinished/);
-    expect(listSessions(db).map((s) => s.id)).toEqual([running]);
+    expect(() => deleteSession(db, running)).toThrow(/session \d+ is unfinished: one may be recording.*--unfinished/);
+    expect(() => deleteSession(db, finished)).toThrow(new RegExp(`session ${running} is unfinished`));
+    expect(listSessions(db).map((s) => s.id).sort()).toEqual([finished, running].sort());
     deleteSession(db, running, { unfinished: true });
+    deleteSession(db, finished);
     expect(listSessions(db)).toEqual([]);
     expect(() => deleteSession(db, 999)).toThrow(UnknownSessionError);
   });
