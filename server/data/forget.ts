@@ -25,8 +25,9 @@ const HIDDEN_PREFIX = '.forget-';
  * Deletes everything this project keeps of one person of a dataset: their face chips and keypoints,
  * their entries in the import report, the model bundles trained on them, and the caches (which are
  * keyed by content, so the person's share cannot be told apart; they are rebuilt on the next training).
- * Everything is checked before anything is deleted; the person's folder is first hidden by a rename,
- * so no training ever sees half of it, and a forgetting cut short is finished by the next one.
+ * Everything is checked before anything of the person is deleted; their folder is first hidden by a
+ * rename, so no training ever sees half of it. A forgetting cut short after that rename is finished
+ * by the next forget in the same dataset, whoever it is for, even one that is then refused.
  */
 export async function forgetIdentity(datasetName: string, identity: string): Promise<ForgetReport> {
   const root = datasetDir(checkName('dataset', datasetName));

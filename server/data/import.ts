@@ -3,9 +3,9 @@ import path from 'node:path';
 import { alignmentTransform, keypointsInChip, type FaceKeypoints } from '../../shared/alignment.ts';
 import { CLEAN, checkName } from '../../shared/names.ts';
 import { datasetDir, datasetsDir } from '../config.ts';
+import { exists } from '../files.ts';
 import { IMAGE_EXTENSIONS, isImageFile, writeKeypoints } from './dataset.ts';
 import { detectFaces, eyeDistance, type DetectedFace } from './detector.ts';
-import { exists } from '../files.ts';
 import { encodeChip, extractChip, readRgb, resizeToChip } from './images.ts';
 
 /** Below this many pixels between the eyes a face is upscaled more than 2x into the chip: mostly blur. */
