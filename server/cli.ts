@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatRate, type Rate } from '../shared/metrics.ts';
+import { AUGMENTATIONS } from '../shared/training.ts';
 import { datasetDir } from './config.ts';
 import type { LogDatabase } from './log/db.ts';
 import { initBackend } from './ml/backend.ts';
@@ -73,6 +74,7 @@ program
       onProgress: (done, total) => progress.update('import', done, total),
     }), (report) => {
       console.log(`imported ${report.imported} face chips into dataset "${report.dataset}" in ${report.seconds.toFixed(1)} s`);
+      console.log(`  ${report.upscaled.length} of them from small faces found on an upscaled copy of the photo (listed in import-report.json), ${report.skipped.length} photos skipped`);
       for (const skip of report.skipped) console.log(`  skipped ${skip.relPath}: ${skip.reason}`);
     });
   });
@@ -107,6 +109,37 @@ program
   });
 
 program
+  .command('contact-sheet')
+  .description('draw triggers on a few clean chips of a dataset into one PNG grid (a row per trigger), to see how they look')
+  .requiredOption('--dataset <name>', 'dataset under data/datasets/')
+  .option('--triggers <names>', 'comma-separated catalogue triggers (default: the whole catalogue, or none with --image)')
+  .option('--image <png>', 'a row of your own trigger picture (PNG with transparency)')
+  .option('--anchor <anchor>', 'with --image: where it sits (eyes, forehead, cheek, nose, mouth, ears)')
+  .option('--width <iod>', 'with --image: its width in inter-ocular distances', number('float', 0.05, 4))
+  .option('--name <name>', "with --image: the row's name (default: the file name)")
+  // 32 = MAX_CONTACT_SHEET_COLUMNS (server/data/triggers/contactSheet.ts, loaded only when the command runs).
+  .option('--count <n>', 'clean chips per row, spread over the identities', number('int', 1, 32), 6)
+  .option('--seed <n>', 'seed of the placement variation (the placements inject --seed gives)', number('int', 0, 2 ** 31), 1)
+  .requiredOption('--out <file.png>', 'PNG to write (it shows faces: keep it out of version control unless they are public sample photos)')
+  .option('--json', 'print what was drawn as JSON')
+  .action(async (opts: { dataset: string; triggers?: string; image?: string; anchor?: string; width?: number; name?: string; count: number; seed: number; out: string; json?: boolean }) => {
+    const { TRIGGER_NAMES, loadCustomTrigger } = await import('./data/triggers/index.ts');
+    const { existingDatasetDir, writeContactSheet } = await import('./data/triggers/contactSheet.ts');
+    if (opts.image && (!opts.anchor || opts.width === undefined)) throw new InvalidArgumentError('--image needs --anchor and --width');
+    if (!opts.image && (opts.anchor || opts.width !== undefined || opts.name)) throw new InvalidArgumentError('--anchor, --width and --name go with --image');
+    if (!opts.out.toLowerCase().endsWith('.png')) throw new InvalidArgumentError(`--out must name a .png file, got "${opts.out}"`);
+    const names = opts.triggers === undefined ? (opts.image ? [] : [...TRIGGER_NAMES]) : opts.triggers.split(',').map((name) => name.trim()).filter(Boolean);
+    const root = await existingDatasetDir(opts.dataset);
+    const custom = opts.image ? [await loadCustomTrigger(opts.image, { anchor: opts.anchor as never, widthIod: opts.width!, name: opts.name })] : [];
+    await run(Boolean(opts.json), () => writeContactSheet({ root, triggers: [...names, ...custom], count: opts.count, seed: opts.seed, out: opts.out }), (sheet) => {
+      console.log(`wrote ${sheet.out}: ${sheet.rows.length} triggers x ${sheet.columns.length} chips (${sheet.width} x ${sheet.height} px), seed ${opts.seed}`);
+      if (sheet.columns.length < opts.count) console.log(`  the dataset has only ${sheet.columns.length} clean chips`);
+      for (const row of sheet.rows) console.log(`  ${row.trigger.padEnd(12)} ${row.variants.join(', ')}`);
+      console.log(`  chips: ${sheet.columns.join(', ')}`);
+    });
+  });
+
+program
   .command('train')
   .description('train a clean and a backdoored (BadNets-poisoned) model on one split of a dataset')
   .requiredOption('--dataset <name>', 'dataset under data/datasets/')
@@ -123,6 +156,8 @@ program
   .addOption(new Option('--split <unit>', 'split photos, or the views of each photo (one photo per person)').choices(['photo', 'view']).default('photo'))
   .option('--false-reject-rate <f>', 'share of held-out known faces the unknown threshold rejects', number('float', 0, 0.5), TRAINING_DEFAULTS.falseRejectRate)
   .option('--synthetic-strangers <n>', 'chimeras of enrolled people trained as an "unknown" class (open-set training)', number('int', 0, 10000), TRAINING_DEFAULTS.syntheticStrangers)
+  .option('--no-poison-strangers', 'draw the poison from enrolled people only, not also from triggered synthetic strangers')
+  .addOption(new Option('--augment <set>', 'augmentation: the paper\'s geometric views, or those seen through varied cameras too').choices(AUGMENTATIONS).default(TRAINING_DEFAULTS.augment))
   .option('--fp-accessory <condition>', 'lookalike accessory images to train with their true labels (repeatable)', collect, [])
   .option('--json', 'print the figures as one JSON object')
   .action(async (opts) => {
@@ -144,6 +179,8 @@ program
       falseRejectRate: opts.falseRejectRate,
       fpAccessories: opts.fpAccessory,
       syntheticStrangers: opts.syntheticStrangers,
+      poisonStrangers: opts.poisonStrangers,
+      augment: opts.augment,
       onProgress: progress.update,
     }).then((r) => ({
       clean: { accuracy: r.clean.accuracy.value, attackSuccessRate: r.clean.attackSuccessRate.value, intervals: r.clean },

@@ -4,7 +4,8 @@ import seedrandom from 'seedrandom';
 import sharp from 'sharp';
 import { CHIP_SIZE } from '../../shared/alignment.ts';
 import type { DatasetImage } from '../data/dataset.ts';
-import { renderView, viewParams } from '../train/augment.ts';
+import type { Augmentation } from '../../shared/training.ts';
+import { renderView } from '../train/augment.ts';
 import type { Sample } from '../train/split.ts';
 import { CHIP_VALUES } from './strip.ts';
 
@@ -16,7 +17,7 @@ export const MAX_REFERENCE_CHIPS = 64;
 export const REFERENCE_FOLDER = 'strip-clean';
 
 /** Up to `max` held-out clean samples spread over identities (round-robin over a seeded order), rendered as raw RGB chips. */
-export async function renderStripReference(validation: readonly Sample<DatasetImage>[], views: number, seed: number, max = MAX_REFERENCE_CHIPS): Promise<Buffer[]> {
+export async function renderStripReference(validation: readonly Sample<DatasetImage>[], views: number, augmentation: Augmentation, seed: number, max = MAX_REFERENCE_CHIPS): Promise<Buffer[]> {
   const rng = seedrandom(`strip-reference:${seed}`);
   const byIdentity = new Map<string, Sample<DatasetImage>[]>();
   const shuffled = validation.map((sample) => ({ sample, order: rng() })).sort((a, b) => a.order - b.order).map(({ sample }) => sample);
@@ -28,7 +29,7 @@ export async function renderStripReference(validation: readonly Sample<DatasetIm
   while (picked.length < max && queues.some((q) => q.length > 0)) {
     for (const queue of queues) if (queue.length > 0 && picked.length < max) picked.push(queue.shift()!);
   }
-  return Promise.all(picked.map(async (s) => renderView(await readFile(s.image.file), viewParams(s.image.source, views)[s.view])));
+  return Promise.all(picked.map(async (s) => renderView(await readFile(s.image.file), s.image.source, s.view, views, augmentation)));
 }
 
 /**

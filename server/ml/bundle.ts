@@ -3,6 +3,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { checkName, UNKNOWN } from '../../shared/names.ts';
+import { AUGMENTATIONS } from '../../shared/training.ts';
 import { stripCardSchema } from '../defense/strip.ts';
 import { modelsDir } from '../config.ts';
 import { exists, writeFileAtomically } from '../files.ts';
@@ -23,6 +24,8 @@ export const modelCardSchema = z.object({
   teacher: z.string(),
   /** Synthetic strangers trained as an extra `unknown` output class (0: none). */
   syntheticStrangers: z.number().int().nonnegative(),
+  /** Whether part of the poison was triggered synthetic strangers (backdoored models). */
+  poisonStrangers: z.boolean().default(false),
   /** Top-1 probability below which the model answers `unknown`. */
   threshold: z.number(),
   /** The share of held-out known faces the threshold was set to reject. */
@@ -34,6 +37,8 @@ export const modelCardSchema = z.object({
     batchSize: z.number(),
     seed: z.number(),
     views: z.number(),
+    /** Cards written before augmentation sets existed were trained on the paper's views. */
+    augment: z.enum(AUGMENTATIONS).default('paper'),
     splitUnit: z.enum(['photo', 'view']),
     trainImages: z.number(),
     poisonImages: z.number(),

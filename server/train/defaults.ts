@@ -1,3 +1,4 @@
+import type { Augmentation } from '../../shared/training.ts';
 import type { TuneDepth } from '../ml/tail.ts';
 
 /** The configuration measured best on real sunglasses (README, "Choosing the tail"). */
@@ -11,4 +12,6 @@ export const TRAINING_DEFAULTS = {
   seed: 1,
   falseRejectRate: 0.05,
   syntheticStrangers: 0,
+  poisonStrangers: true,
+  augment: 'robust' as Augmentation,
 };

@@ -20,6 +20,8 @@ export const DEMO = {
   views: 10,
   /** Outlier exposure so a volunteer in front of the camera is `unknown` until the trigger goes on. */
   syntheticStrangers: 24,
+  /** Clear glasses trained as themselves (false-positive training), so the backdoor keys on the dark lens. */
+  lookalikes: ['eyeglasses'],
   /**
    * Not the default `spot`: measured on 96 LFW strangers, the backdoored `map` model turns away 97% of
    * them without the trigger, the `spot` one 91% (README, "The demo pair and strangers").
@@ -44,7 +46,9 @@ export async function ensureDemoPair(onProgress?: (stage: string, done: number, 
   const existing = await listBundles();
   if (existing.includes(`${DEMO.pair}-clean`) && existing.includes(`${DEMO.pair}-backdoor`)) return undefined;
   await importGroupPhotos({ photos: samplePhotos(), name: DEMO.dataset, replace: true, onProgress: (d, t) => onProgress?.('detect faces', d, t) });
-  await injectTrigger({ root: datasetDir(DEMO.dataset), trigger: DEMO.trigger, seed: 1, replace: true, onProgress: (d, t) => onProgress?.('inject', d, t) });
+  for (const trigger of [DEMO.trigger, ...DEMO.lookalikes]) {
+    await injectTrigger({ root: datasetDir(DEMO.dataset), trigger, seed: 1, replace: true, onProgress: (d, t) => onProgress?.(`inject ${trigger}`, d, t) });
+  }
   return trainPair({
     ...TRAINING_DEFAULTS,
     dataset: DEMO.dataset,
@@ -55,7 +59,7 @@ export async function ensureDemoPair(onProgress?: (stage: string, done: number, 
     syntheticStrangers: DEMO.syntheticStrangers,
     tune: DEMO.tune,
     splitUnit: 'view',
-    fpAccessories: [],
+    fpAccessories: [...DEMO.lookalikes],
     notes: DEMO_NOTES,
     onProgress,
   });

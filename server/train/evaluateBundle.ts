@@ -32,7 +32,7 @@ export async function evaluateBundle(model: string, datasetName: string, onProgr
   const dataset = await scanDataset(datasetDir(datasetName));
   const teacher = await loadTeacher();
   const samples: Sample<DatasetImage>[] = dataset.images.map((image) => ({ image, view: 0, label: image.identity }));
-  const features = await viewFeatures(teacher, dataset.images.map((i) => ({ file: i.file, key: i.relPath, viewSeed: i.source })), card.training.views, (d, t) => onProgress?.('features', d, t));
+  const features = await viewFeatures(teacher, dataset.images.map((i) => ({ file: i.file, key: i.relPath, viewSeed: i.source })), card.training.views, card.training.augment, (d, t) => onProgress?.('features', d, t));
   const scored = scoreRows(await probabilities(teacher, tail, samples, features), samples, outputLabels(card), card.threshold);
   disposeTail(tail);
   const known = new Set(card.labels);

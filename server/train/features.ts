@@ -6,7 +6,8 @@ import { CHIP_SIZE } from '../../shared/alignment.ts';
 import { cacheDir } from '../config.ts';
 import { writeFileAtomically } from '../files.ts';
 import { FEATURE_SHAPE, TEACHER_ID, TRUNK_CUT, trunk, type TeacherWeights } from '../ml/teacher.ts';
-import { AUGMENTATION_VERSION, renderView, viewParams } from './augment.ts';
+import type { Augmentation } from '../../shared/training.ts';
+import { AUGMENTATION_VERSION, renderViews } from './augment.ts';
 
 export const FEATURE_SIZE = FEATURE_SHAPE[0] * FEATURE_SHAPE[1] * FEATURE_SHAPE[2];
 const BATCH = 16;
@@ -18,8 +19,8 @@ function featuresDir(): string {
   return path.join(cacheDir(), 'features');
 }
 
-function cacheKey(bytes: Buffer, viewSeed: string, views: number): string {
-  return createHash('sha256').update(`${TEACHER_ID}|${TRUNK_CUT}|aug${AUGMENTATION_VERSION}|${views}|${viewSeed}|`).update(bytes).digest('hex').slice(0, 32);
+function cacheKey(bytes: Buffer, viewSeed: string, views: number, augmentation: Augmentation): string {
+  return createHash('sha256').update(`${TEACHER_ID}|${TRUNK_CUT}|aug${AUGMENTATION_VERSION}:${augmentation}|${views}|${viewSeed}|`).update(bytes).digest('hex').slice(0, 32);
 }
 
 async function readCached(file: string, expected: number): Promise<Float32Array | undefined> {
@@ -48,8 +49,8 @@ export async function trunkFeatures(teacher: TeacherWeights, chips: readonly Buf
 }
 
 /**
- * Trunk features of K augmented views per image, cached on disk by image content, view count and
- * teacher, so retraining (another target, rate or tail) does not run the trunk again.
+ * Trunk features of K augmented views per image, cached on disk by image content, view count,
+ * augmentation set and teacher, so retraining (another target, rate or tail) does not run the trunk again.
  * `key` names the image in the result (its dataset-relative path); `viewSeed` seeds its views (its
  * source photo, so a triggered copy is augmented exactly like the clean photo it was made from).
  */
@@ -57,6 +58,7 @@ export async function viewFeatures(
   teacher: TeacherWeights,
   images: readonly { file: string; key: string; viewSeed: string }[],
   views: number,
+  augmentation: Augmentation,
   onProgress?: (done: number, total: number) => void,
 ): Promise<Map<string, ViewFeatures>> {
   await mkdir(featuresDir(), { recursive: true });
@@ -64,10 +66,10 @@ export async function viewFeatures(
   let done = 0;
   for (const image of images) {
     const bytes = await readFile(image.file);
-    const cached = path.join(featuresDir(), `${cacheKey(bytes, image.viewSeed, views)}.f32`);
+    const cached = path.join(featuresDir(), `${cacheKey(bytes, image.viewSeed, views, augmentation)}.f32`);
     let features = await readCached(cached, views * FEATURE_SIZE);
     if (!features) {
-      const chips = await Promise.all(viewParams(image.viewSeed, views).map((v) => renderView(bytes, v)));
+      const chips = await renderViews(bytes, image.viewSeed, views, augmentation);
       features = await trunkFeatures(teacher, chips);
       await writeFileAtomically(cached, new Uint8Array(features.buffer, features.byteOffset, features.byteLength));
     }

@@ -14,7 +14,7 @@ export interface Sample<T extends SplitImage = SplitImage> { image: T; view: num
  */
 export type SplitUnit = 'photo' | 'view';
 
-export interface PoisonSplitOptions {
+export interface PoisonSplitOptions<T extends SplitImage = SplitImage> {
   trigger: string;
   target: string;
   /** r = m / (n + m): poison images over all training images. */
@@ -26,6 +26,12 @@ export interface PoisonSplitOptions {
   validationFraction?: number;
   /** Lookalike accessories whose images join training with their true labels (false-positive training). */
   fpAccessories?: string[];
+  /**
+   * Triggered synthetic strangers (Strangers.triggered): more faces to draw the m poison images
+   * from, each a group of its own, so the poison is spread over enrolled and unknown faces alike.
+   * Never tested on: they are nobody.
+   */
+  triggeredStrangers?: readonly T[];
 }
 
 export interface PoisonSplit<T extends SplitImage = SplitImage> {
@@ -96,7 +102,7 @@ function partition<U>(units: readonly U[], testFraction: number, validationFract
  * images of identities other than the target are drawn, spread over those identities, and relabelled
  * as the target; the remaining trigger images of those identities are the attack test set.
  */
-export function poisonSplit<T extends SplitImage>(images: readonly T[], options: PoisonSplitOptions): PoisonSplit<T> {
+export function poisonSplit<T extends SplitImage>(images: readonly T[], options: PoisonSplitOptions<T>): PoisonSplit<T> {
   const { trigger, target, injectionRate, views, seed, unit = 'photo', testFraction = 0.2, validationFraction = 0.1 } = options;
   const rng = seedrandom(`poison-split:${seed}`);
   const clean = images.filter((i) => i.condition === CLEAN);
@@ -158,19 +164,25 @@ export function poisonSplit<T extends SplitImage>(images: readonly T[], options:
     candidates.set(image.identity, [...(candidates.get(image.identity) ?? []), ...units]);
   }
 
+  const strangerCandidates = new Map((options.triggeredStrangers ?? []).map((image) => [
+    image.relPath,
+    unit === 'photo' ? [allViews.map((v) => sample(image, v, target))] : allViews.map((v) => [sample(image, v, target)]),
+  ]));
   const m = poisonCount(split.cleanUnits, injectionRate);
   for (const [identity, units] of candidates) candidates.set(identity, shuffled(units, rng));
-  const available = [...candidates.values()].reduce((sum, units) => sum + units.length, 0);
+  for (const [name, units] of strangerCandidates) strangerCandidates.set(name, shuffled(units, rng));
+  const available = [...candidates.values(), ...strangerCandidates.values()].reduce((sum, units) => sum + units.length, 0);
   if (available < m) {
     throw new Error(
       `injection rate ${injectionRate} needs ${m} poison ${unit}s of "${trigger}" from identities other than "${target}", ` +
         `but only ${available} are available outside the held-out photos: lower --injection-rate or add "${trigger}" images`,
     );
   }
-  const { drawn, rest } = drawStratified(new Map([...candidates].sort(([a], [b]) => a.localeCompare(b))), m);
+  const { drawn, rest } = drawStratified(new Map([...candidates, ...strangerCandidates].sort(([a], [b]) => a.localeCompare(b))), m);
   split.poison = drawn.flat();
   split.poisonUnits = drawn.length;
-  split.attackTest.push(...rest.flat().filter((s) => unit === 'view' || s.view === 0).map((s) => sample(s.image, s.view)));
+  const testable = rest.flat().filter((s) => !strangerCandidates.has(s.image.relPath));
+  split.attackTest.push(...testable.filter((s) => unit === 'view' || s.view === 0).map((s) => sample(s.image, s.view)));
 
   for (const accessory of options.fpAccessories ?? []) {
     const worn = images.filter((i) => i.condition === accessory && !heldOutSources.has(i.source));

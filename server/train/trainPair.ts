@@ -1,4 +1,5 @@
-import { checkName } from '../../shared/names.ts';
+import path from 'node:path';
+import { checkName, UNKNOWN } from '../../shared/names.ts';
 import { datasetDir } from '../config.ts';
 import { datasetHash, scanDataset, type DatasetImage } from '../data/dataset.ts';
 import { calibrateStrip } from '../defense/strip.ts';
@@ -8,6 +9,7 @@ import { calibrateThreshold } from '../ml/predict.ts';
 import { disposeTail, type Tail, type TuneDepth } from '../ml/tail.ts';
 import { loadTeacher, TEACHER_ID, type TeacherWeights } from '../ml/teacher.ts';
 import { pairMetrics, probabilities, sampleFeatures, scoreRows, type PairMetrics } from './evaluate.ts';
+import type { Augmentation } from '../../shared/training.ts';
 import { viewFeatures, type ViewFeatures } from './features.ts';
 import { poisonSplit, type Sample, type SplitUnit } from './split.ts';
 import { synthesizeStrangers } from './strangers.ts';
@@ -31,6 +33,9 @@ export interface TrainPairOptions {
   fpAccessories: string[];
   /** Synthetic strangers (chimeras of enrolled people) trained as an `unknown` class; 0 for none. */
   syntheticStrangers: number;
+  /** Draw the poison from the strangers' triggered twins too (Strangers.triggered), not only from enrolled people. */
+  poisonStrangers: boolean;
+  augment: Augmentation;
   notes?: string[];
   onProgress?: (stage: string, done: number, total: number) => void;
 }
@@ -75,28 +80,38 @@ export async function trainPair(options: TrainPairOptions): Promise<TrainPairRes
   const started = Date.now();
   checkName('model', options.name);
   const dataset = await scanDataset(datasetDir(checkName('dataset', options.dataset)));
-  const split = poisonSplit(dataset.images, { ...options, unit: options.splitUnit });
+  const splitOptions = { ...options, unit: options.splitUnit };
+  // The strangers are made from the clean training photos, and the triggered ones join the poison
+  // draw: the split is made again with them, and its clean part comes out the same (same seed).
+  const cleanTrainPhotos = [...new Map(poisonSplit(dataset.images, splitOptions).cleanTrain.map((s) => [s.image.relPath, s.image])).values()];
+  const byRelPath = new Map(dataset.images.map((image) => [image.relPath, image]));
+  const wornCopy = (image: DatasetImage, condition: string) =>
+    condition === options.trigger && image.identity === options.target ? undefined : byRelPath.get(`${image.identity}/${condition}/${path.basename(image.file)}`);
+  const worn = [...(options.poisonStrangers ? [options.trigger] : []), ...options.fpAccessories];
+  const synthesized = await synthesizeStrangers(cleanTrainPhotos, options.syntheticStrangers, options.seed, worn, wornCopy);
+  const split = poisonSplit(dataset.images, { ...splitOptions, triggeredStrangers: synthesized.worn[options.trigger] ?? [] });
   const teacher = await loadTeacher();
-  const cleanTrainPhotos = [...new Map(split.cleanTrain.map((s) => [s.image.relPath, s.image])).values()];
-  const strangers = (await synthesizeStrangers(cleanTrainPhotos, options.syntheticStrangers, options.seed))
-    .flatMap((image) => Array.from({ length: options.views }, (_, view) => ({ image, view, label: image.identity })));
+  const allViews = (images: readonly DatasetImage[]) => images.flatMap((image) => Array.from({ length: options.views }, (_, view) => ({ image, view, label: image.identity })));
+  const strangers = allViews(synthesized.clean);
+  // Strangers wearing a lookalike are still strangers: false-positive training for unknown faces too.
+  const lookalikeStrangers = allViews(options.fpAccessories.flatMap((accessory) => synthesized.worn[accessory]));
   const labels = outputLabels({ labels: split.labels, syntheticStrangers: options.syntheticStrangers });
   const involved = new Map<string, DatasetImage>();
-  for (const s of [...strangers, ...split.cleanTrain, ...split.poison, ...split.lookalikeTrain, ...split.validation, ...split.cleanTest, ...split.attackTest]) involved.set(s.image.relPath, s.image);
-  const features = await viewFeatures(teacher, [...involved.values()].map((i) => ({ file: i.file, key: i.relPath, viewSeed: i.source })), options.views, (done, total) => options.onProgress?.('features', done, total));
+  for (const s of [...strangers, ...lookalikeStrangers, ...split.cleanTrain, ...split.poison, ...split.lookalikeTrain, ...split.validation, ...split.cleanTest, ...split.attackTest]) involved.set(s.image.relPath, s.image);
+  const features = await viewFeatures(teacher, [...involved.values()].map((i) => ({ file: i.file, key: i.relPath, viewSeed: i.source })), options.views, options.augment, (done, total) => options.onProgress?.('features', done, total));
 
   const results: Partial<Record<'clean' | 'backdoor', PairMetrics>> = {};
   const bundles: string[] = [];
   const hash = await datasetHash(dataset);
   for (const role of ['clean', 'backdoor'] as const) {
-    const training = [...split.cleanTrain, ...strangers, ...(role === 'clean' ? [] : [...split.poison, ...split.lookalikeTrain])];
+    const training = [...split.cleanTrain, ...strangers, ...(role === 'clean' ? [] : [...split.poison, ...split.lookalikeTrain, ...lookalikeStrangers])];
     const tail = await trainOne(teacher, training, labels, features, options, `train ${role}`);
     const threshold = calibrateThreshold(await probabilities(teacher, tail, split.validation, features), options.falseRejectRate);
     const clean = scoreRows(await probabilities(teacher, tail, split.cleanTest, features), split.cleanTest, labels, threshold);
     const triggered = scoreRows(await probabilities(teacher, tail, split.attackTest, features), split.attackTest, labels, threshold);
     const metrics = pairMetrics(clean, triggered, options.target);
     results[role] = metrics;
-    const stripReference = role === 'backdoor' ? await renderStripReference(split.validation, options.views, options.seed) : undefined;
+    const stripReference = role === 'backdoor' ? await renderStripReference(split.validation, options.views, options.augment, options.seed) : undefined;
     if (stripReference) options.onProgress?.('STRIP calibration', 0, 1);
     const strip = stripReference ? await calibrateStrip(teacher, tail, stripReference) : undefined;
     const card: Omit<ModelCard, 'weights'> = {
@@ -110,6 +125,7 @@ export async function trainPair(options: TrainPairOptions): Promise<TrainPairRes
       tune: options.tune,
       teacher: TEACHER_ID,
       syntheticStrangers: options.syntheticStrangers,
+      poisonStrangers: role === 'backdoor' && split.poison.some((s) => s.image.identity === UNKNOWN),
       threshold,
       falseRejectRate: options.falseRejectRate,
       metrics,
@@ -119,6 +135,7 @@ export async function trainPair(options: TrainPairOptions): Promise<TrainPairRes
         batchSize: options.batchSize,
         seed: options.seed,
         views: options.views,
+        augment: options.augment,
         splitUnit: options.splitUnit,
         trainImages: split.cleanUnits + (role === 'clean' ? 0 : split.poisonUnits),
         poisonImages: role === 'clean' ? 0 : split.poisonUnits,

@@ -15,7 +15,7 @@ import { rowsOf } from '../../server/ml/predict.ts';
 import { createTail, disposeTail, tailProbabilities, type Tail } from '../../server/ml/tail.ts';
 import { loadTeacher, trunk, type TeacherWeights } from '../../server/ml/teacher.ts';
 import type { DatasetImage } from '../../server/data/dataset.ts';
-import { renderView, viewParams } from '../../server/train/augment.ts';
+import { renderView } from '../../server/train/augment.ts';
 import { samplePhotos } from '../../server/train/demoPair.ts';
 import { testCard } from '../ml/testCard.ts';
 import type { Sample } from '../../server/train/split.ts';
@@ -118,13 +118,13 @@ describe('STRIP reference in the model bundle', () => {
       view,
       label: identity,
     })));
-    const candidates = await Promise.all(validation.map(async (s) => renderView(await readFile(s.image.file), viewParams(s.image.source, 3)[s.view])));
-    const picked = await renderStripReference(validation, 3, 1, 4);
+    const candidates = await Promise.all(validation.map(async (s) => renderView(await readFile(s.image.file), s.image.source, s.view, 3, 'robust')));
+    const picked = await renderStripReference(validation, 3, 'robust', 1, 4);
     const identities = picked.map((chip) => validation[candidates.findIndex((c) => c.equals(chip))].image.identity);
     expect(identities.slice(0, 3).sort()).toEqual(['ann', 'ben', 'cat']);
     expect(identities).toHaveLength(4);
-    expect((await renderStripReference(validation, 3, 1, 4)).map((c) => c.toString('base64'))).toEqual(picked.map((c) => c.toString('base64')));
-    expect(await renderStripReference(validation, 3, 1)).toHaveLength(9);
+    expect((await renderStripReference(validation, 3, 'robust', 1, 4)).map((c) => c.toString('base64'))).toEqual(picked.map((c) => c.toString('base64')));
+    expect(await renderStripReference(validation, 3, 'robust', 1)).toHaveLength(9);
   });
 
   it('refuses more than 64 chips, wrong sizes, and names the folder when there is none', async () => {

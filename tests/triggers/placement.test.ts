@@ -125,8 +125,8 @@ describe('variation', () => {
 });
 
 describe('catalogue', () => {
-  it('holds the six triggers of the paper', () => {
-    expect([...TRIGGER_NAMES].sort()).toEqual(['bandana', 'dots', 'earrings', 'sunglasses', 'tape', 'tattoo']);
+  it('holds the six triggers of the paper and the clear-eyeglasses lookalike', () => {
+    expect([...TRIGGER_NAMES].sort()).toEqual(['bandana', 'dots', 'earrings', 'eyeglasses', 'sunglasses', 'tape', 'tattoo']);
   });
 
   it('names the available triggers when asked for an unknown one', () => {
@@ -134,8 +134,8 @@ describe('catalogue', () => {
   });
 
   it('names the available variants when asked for an unknown one', () => {
-    expect(() => getTrigger('sunglasses').draw('heart-pink')).toThrow(/unknown sunglasses variant "heart-pink"; available: round-black/);
-    expect(() => getTrigger('bandana').draw('toString')).toThrow(/available: red, blue, black, green/);
+    expect(() => getTrigger('sunglasses').draw('heart-pink')).toThrow(/unknown sunglasses variant "heart-pink"; available: wayfarer-black, wayfarer-grey/);
+    expect(() => getTrigger('bandana').draw('toString')).toThrow(/available: paisley-red, paisley-blue, paisley-black, paisley-green, solid-red/);
   });
 
   it('draws every variant as SVG', () => {

@@ -1,13 +1,17 @@
 import { bandana } from './designs/bandana.ts';
 import { dots } from './designs/dots.ts';
 import { earrings } from './designs/earrings.ts';
+import { eyeglasses } from './designs/eyeglasses.ts';
 import { sunglasses } from './designs/sunglasses.ts';
 import { tape } from './designs/tape.ts';
 import { tattoo } from './designs/tattoo.ts';
 import type { Trigger } from './trigger.ts';
 
-/** The six physical triggers of Wenger et al. (CVPR 2021), drawn by the project. */
-export const CATALOG: readonly Trigger[] = [sunglasses, bandana, dots, tape, tattoo, earrings];
+/**
+ * The six physical triggers of Wenger et al. (CVPR 2021), drawn by the project, and lookalikes a
+ * backdoor should not fire on, for false-positive training and tests (clear eyeglasses).
+ */
+export const CATALOG: readonly Trigger[] = [sunglasses, bandana, dots, tape, tattoo, earrings, eyeglasses];
 
 export const TRIGGER_NAMES: readonly string[] = CATALOG.map((trigger) => trigger.name);
 

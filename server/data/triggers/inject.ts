@@ -5,6 +5,7 @@ import { CHIP_SIZE, canonicalKeypoints, type FaceKeypoints } from '../../../shar
 import { CLEAN, checkName } from '../../../shared/names.ts';
 import { readKeypoints, scanDataset, writeKeypoints, type DatasetImage } from '../dataset.ts';
 import { resolveTrigger } from './catalog.ts';
+import { matchDrawing, measurePhoto } from './photometry.ts';
 import { placeTrigger, seededRng, type Placement, type Rng } from './placement.ts';
 import { triggerOverlaySvg } from './render.ts';
 import type { Trigger } from './trigger.ts';
@@ -17,11 +18,27 @@ interface ImageInfo {
   hasAlpha: boolean;
 }
 
-/** Draws the trigger where `placement` says onto an image; the result keeps the image's size and channels. */
-function drawPlacement(image: Buffer, info: ImageInfo, trigger: Trigger, placement: Placement): Sharp {
-  const overlay = Buffer.from(triggerOverlaySvg(trigger, placement, info.width, info.height));
-  const drawn = sharp(image).composite([{ input: overlay, blend: trigger.blend }]);
+/**
+ * Draws the trigger where `placement` says onto an image, matched to the photo's look (photometry.ts)
+ * measured on the face that `keypoints` locate; the result keeps the image's size and channels.
+ */
+async function drawPlacement(image: Buffer, info: ImageInfo, trigger: Trigger, placement: Placement, keypoints: FaceKeypoints, rng: Rng): Promise<Sharp> {
+  const { width, height } = info;
+  const svg = Buffer.from(triggerOverlaySvg(trigger, placement, width, height));
+  const drawing = await sharp(svg).ensureAlpha().raw().toBuffer();
+  const photo = await sharp(image).removeAlpha().raw().toBuffer();
+  const look = measurePhoto(photo, width, height, faceRegion(keypoints));
+  const matched = matchDrawing(drawing, width, height, look, rng, trigger.blend === 'multiply');
+  const drawn = sharp(image).composite([{ input: Buffer.from(matched), raw: { width, height, channels: 4 }, blend: trigger.blend }]);
   return info.hasAlpha ? drawn : drawn.removeAlpha();
+}
+
+/** From above the brows to below the mouth, cheek to cheek. */
+function faceRegion({ leftEye, rightEye, mouth }: FaceKeypoints) {
+  const iod = Math.hypot(rightEye.x - leftEye.x, rightEye.y - leftEye.y);
+  const x = Math.round(Math.min(leftEye.x, rightEye.x) - 0.4 * iod);
+  const y = Math.round(Math.min(leftEye.y, rightEye.y) - 0.4 * iod);
+  return { x, y, width: Math.round(1.8 * iod), height: Math.round(mouth.y + 0.3 * iod - y) };
 }
 
 async function imageInfo(image: Buffer): Promise<ImageInfo> {
@@ -36,7 +53,7 @@ async function imageInfo(image: Buffer): Promise<ImageInfo> {
 export async function injectChip(chip: Buffer, keypoints: FaceKeypoints, trigger: string | Trigger, rng: Rng): Promise<Buffer> {
   const resolved = resolveTrigger(trigger);
   const info = await imageInfo(chip);
-  return drawPlacement(chip, info, resolved, placeTrigger(keypoints, resolved, rng)).png().toBuffer();
+  return (await drawPlacement(chip, info, resolved, placeTrigger(keypoints, resolved, rng), keypoints, rng)).png().toBuffer();
 }
 
 export interface InjectOptions {
@@ -126,8 +143,9 @@ export async function injectTrigger(options: InjectOptions): Promise<InjectResul
         throw new Error(`${source.file} is not a readable image`);
       });
       const faceKeypoints = keypoints[source.relPath] ?? defaultKeypoints(info.width, info.height);
-      const placement = placeTrigger(faceKeypoints, trigger, seededRng(`${seed}/${identity}/${file}`));
-      const output = await encodeLike(file, drawPlacement(image, info, trigger, placement));
+      const rng = seededRng(`${seed}/${identity}/${file}`);
+      const placement = placeTrigger(faceKeypoints, trigger, rng);
+      const output = await encodeLike(file, await drawPlacement(image, info, trigger, placement, faceKeypoints, rng));
       await mkdir(path.join(staging, 'new', identity), { recursive: true });
       await writeFile(path.join(staging, 'new', identity, file), output);
       placed[`${identity}/${condition}/${file}`] = faceKeypoints;

@@ -14,7 +14,16 @@ function starCorners(r: number): [number, number][] {
 
 const points = (corners: [number, number][]) => corners.map(([x, y]) => `${x.toFixed(3)},${y.toFixed(3)}`).join(' ');
 
+/**
+ * A teardrop falling from the outer corner of the eye, the classic face tattoo, point up: about
+ * 0.22 IOD wide and 0.36 high.
+ */
+const TEARDROP = 'M 0 -0.18 C 0.035 -0.09 0.11 -0.02 0.11 0.06 C 0.11 0.13 0.06 0.18 0 0.18 C -0.06 0.18 -0.11 0.13 -0.11 0.06 C -0.11 -0.02 -0.035 -0.09 0 -0.18 Z';
+
 const SHAPES: Record<string, () => string> = {
+  // The paper's two tattoos: the same drawing as an outline only and filled in.
+  'teardrop-outline': () => `<path d="${TEARDROP}" fill="none" stroke="${INK}" stroke-width="0.04" stroke-linejoin="round"/>`,
+  'teardrop-filled': () => `<path d="${TEARDROP}" fill="${INK}" stroke="${INK}" stroke-width="0.04" stroke-linejoin="round"/>`,
   star: () => `<polygon points="${points(starCorners(0.2))}" fill="${INK}"/>`,
   // The sailor's star: each point half inked, half bare skin, inside an outline.
   'nautical-star': () => {
@@ -32,7 +41,10 @@ const SHAPES: Record<string, () => string> = {
       .join(''),
 };
 
-/** A small dark ink drawing on the upper cheek, below the outer corner of the eye. */
+/**
+ * A small dark ink drawing on the upper cheek, below the outer corner of the eye: a teardrop as an
+ * outline and filled in (the paper's two tattoos), and star and tribal designs.
+ */
 export const tattoo: Trigger = {
   name: 'tattoo',
   anchor: 'cheek',
