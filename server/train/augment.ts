@@ -4,7 +4,7 @@ import { CHIP_SIZE } from '../../shared/alignment.ts';
 import type { Augmentation } from '../../shared/training.ts';
 
 /** Bumped whenever the views change, so cached features of older views are not reused. */
-export const AUGMENTATION_VERSION = 2;
+export const AUGMENTATION_VERSION = 3;
 export const MAX_ROTATION_DEG = 30;
 export const MAX_SHIFT = 0.1;
 /** Mirror padding wide enough that a 30-degree turn plus a 10% shift never shows a blank corner. */
