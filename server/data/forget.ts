@@ -60,6 +60,8 @@ export async function forgetIdentity(datasetName: string, identity: string): Pro
       imported: Object.values(perIdentity).flatMap((counts) => Object.values(counts)).reduce((sum, n) => sum + n, 0),
       perIdentity,
       skipped: importReport.skipped.filter((skip) => !ownsEntry(skip.relPath)),
+      // Reports written before import upscaled small faces have no such list: none is added.
+      ...(importReport.upscaled && { upscaled: importReport.upscaled.filter((chip) => !ownsEntry(chip.relPath)) }),
     };
     await writeFileAtomically(path.join(root, IMPORT_REPORT_FILE), `${JSON.stringify(remaining, null, 2)}\n`);
   }
@@ -73,15 +75,20 @@ export async function forgetIdentity(datasetName: string, identity: string): Pro
   return { dataset: datasetName, identity, chips, bundles, unreadableBundles };
 }
 
-async function readImportReport(root: string): Promise<ImportReport | undefined> {
+/** An import report as stored: older ones have no `upscaled` list. */
+type StoredImportReport = Omit<ImportReport, 'upscaled'> & Partial<Pick<ImportReport, 'upscaled'>>;
+
+async function readImportReport(root: string): Promise<StoredImportReport | undefined> {
   const file = path.join(root, IMPORT_REPORT_FILE);
   if (!(await exists(file))) return undefined;
-  let report: ImportReport | undefined;
+  let report: StoredImportReport | undefined;
   try {
-    report = JSON.parse(await readFile(file, 'utf8')) as ImportReport;
+    report = JSON.parse(await readFile(file, 'utf8')) as StoredImportReport;
   } catch {
     // reported below
   }
-  if (typeof report?.perIdentity !== 'object' || !Array.isArray(report.skipped)) throw new Error(`${file} is not an import report; fix or delete it, then forget again`);
+  if (typeof report?.perIdentity !== 'object' || !Array.isArray(report.skipped) || !(report.upscaled === undefined || Array.isArray(report.upscaled))) {
+    throw new Error(`${file} is not an import report; fix or delete it, then forget again`);
+  }
   return report;
 }

@@ -6,10 +6,17 @@ import { datasetDir, datasetsDir } from '../config.ts';
 import { exists } from '../files.ts';
 import { IMAGE_EXTENSIONS, isImageFile, writeKeypoints } from './dataset.ts';
 import { detectFaces, eyeDistance, type DetectedFace } from './detector.ts';
-import { encodeChip, extractChip, readRgb, resizeToChip } from './images.ts';
+import { encodeChip, extractChip, readRgb, resizeToChip, type RgbImage } from './images.ts';
 
-/** Below this many pixels between the eyes a face is upscaled more than 2x into the chip: mostly blur. */
-export const MIN_EYE_DISTANCE = 20;
+/**
+ * Fewest pixels between the eyes, in the photo, of a face imported. Faces with eyes under
+ * UPSCALE_BELOW_EYES (24 px) apart are detected again on an upscaled copy of the photo (detectFaces'
+ * upscaleSmallFaces), which places their eyes about as well as in a large photo. The chip is still
+ * cut from the photo itself: below 10 px it would be the face enlarged more than 4x, a blur with
+ * little of the person left, and the detector finds only about one face in three at 10 px and one in
+ * twenty at 8 px (face-api's sample faces shrunk).
+ */
+export const MIN_EYE_DISTANCE = 10;
 
 /**
  * Largest |yaw| (DetectedFace.yaw) imported, about 35 degrees of head turn (the ratio is roughly
@@ -42,11 +49,23 @@ export interface SkippedImage {
   reason: string;
 }
 
+export interface UpscaledChip {
+  /** The chip, relative to the dataset folder (as in keypoints.json). */
+  relPath: string;
+  /** How much the photo was upscaled for the face to be detected (its chip is cut from the photo itself). */
+  factor: number;
+}
+
 export interface ImportReport {
   dataset: string;
   /** Chips written. */
   imported: number;
   skipped: SkippedImage[];
+  /**
+   * Chips whose face was small and found on an upscaled copy of its photo (detectFaces'
+   * upscaleSmallFaces); a subset of the imported chips. Absent from reports written before it existed.
+   */
+  upscaled: UpscaledChip[];
   /** Chips written per identity, per condition. */
   perIdentity: Record<string, Record<string, number>>;
   seconds: number;
@@ -65,7 +84,9 @@ interface SourcePhoto {
 /** Why a detected face is not imported, or undefined when it is good enough. */
 export function faceProblem(face: DetectedFace): string | undefined {
   const eyes = eyeDistance(face.keypoints);
-  if (eyes < MIN_EYE_DISTANCE) return `face too small: eyes ${eyes.toFixed(1)} px apart (minimum ${MIN_EYE_DISTANCE})`;
+  if (eyes < MIN_EYE_DISTANCE) {
+    return `face too small: eyes ${eyes.toFixed(1)} px apart (minimum ${MIN_EYE_DISTANCE}, even with upscaling: too few pixels of face to align)`;
+  }
   if (Math.abs(face.yaw) > MAX_YAW) return `head turned too far: yaw ${face.yaw.toFixed(2)} (limit ±${MAX_YAW})`;
   return undefined;
 }
@@ -86,13 +107,12 @@ export async function importDataset(options: ImportOptions): Promise<ImportRepor
       if (!detect) {
         await staged.addChip(photo.identity, photo.condition, photo.stem, await resizeToChip(image));
       } else {
-        const face = (await detectFaces(image))[0];
+        const face = (await detectFaces(image, { upscaleSmallFaces: true }))[0];
         const problem = face ? faceProblem(face) : 'no face found';
         if (problem) {
           skipped.push({ relPath: photo.sourcePath, reason: problem });
         } else {
-          const chip = await extractChip(image, alignmentTransform(face.keypoints.leftEye, face.keypoints.rightEye));
-          await staged.addChip(photo.identity, photo.condition, photo.stem, chip, keypointsInChip(face.keypoints));
+          await staged.addChip(photo.identity, photo.condition, photo.stem, await alignFace(image, face));
         }
       }
       options.onProgress?.(index + 1, photos.length);
@@ -127,33 +147,51 @@ export async function importGroupPhotos(options: GroupPhotoOptions): Promise<Imp
   }
   return writeDataset(options.name, options.replace ?? false, async (staged) => {
     const skipped: SkippedImage[] = [];
-    const chips: { stem: string; chip: Buffer; keypoints: FaceKeypoints }[] = [];
+    const chips: { stem: string; chip: AlignedFace }[] = [];
     for (const [index, photo] of options.photos.entries()) {
       const image = await readRgb(photo);
-      const leftToRight = (await detectFaces(image)).sort((p, q) => p.box.x - q.box.x);
+      const leftToRight = (await detectFaces(image, { upscaleSmallFaces: true })).sort((p, q) => p.box.x - q.box.x);
       for (const [position, face] of leftToRight.entries()) {
         const problem = faceProblem(face);
         if (problem) {
           skipped.push({ relPath: `${path.basename(photo)}#${position + 1}`, reason: problem });
           continue;
         }
-        const chip = await extractChip(image, alignmentTransform(face.keypoints.leftEye, face.keypoints.rightEye));
-        chips.push({ stem: path.parse(photo).name, chip, keypoints: keypointsInChip(face.keypoints) });
+        chips.push({ stem: path.parse(photo).name, chip: await alignFace(image, face) });
       }
       options.onProgress?.(index + 1, options.photos.length);
     }
     const digits = Math.max(2, String(chips.length).length);
-    for (const [index, { stem, chip, keypoints }] of chips.entries()) {
-      await staged.addChip(`${prefix}-${String(index + 1).padStart(digits, '0')}`, CLEAN, stem, chip, keypoints);
+    for (const [index, { stem, chip }] of chips.entries()) {
+      await staged.addChip(`${prefix}-${String(index + 1).padStart(digits, '0')}`, CLEAN, stem, chip);
     }
     return staged.report(skipped, started);
   });
+}
+
+interface AlignedFace {
+  /** Raw RGB, CHIP_SIZE x CHIP_SIZE. */
+  chip: Buffer;
+  /** In the chip's pixels. */
+  keypoints: FaceKeypoints;
+  /** DetectedFace.upscale: 1, or the factor of the upscaled copy the face was found on. */
+  upscale: number;
+}
+
+/**
+ * Cuts a detected face's chip out of the photo itself with the shared alignment rule, as the live
+ * page does; the keypoints are in the photo's pixels also for a face found on an upscaled copy.
+ */
+async function alignFace(image: RgbImage, face: DetectedFace): Promise<AlignedFace> {
+  const chip = await extractChip(image, alignmentTransform(face.keypoints.leftEye, face.keypoints.rightEye));
+  return { chip, keypoints: keypointsInChip(face.keypoints), upscale: face.upscale };
 }
 
 /** A dataset being written into a staging folder. */
 class StagedDataset {
   private readonly perIdentity: Record<string, Record<string, number>> = {};
   private readonly keypoints: Record<string, FaceKeypoints> = {};
+  private readonly upscaled: UpscaledChip[] = [];
   private imported = 0;
 
   constructor(
@@ -161,11 +199,15 @@ class StagedDataset {
     private readonly name: string,
   ) {}
 
-  async addChip(identity: string, condition: string, stem: string, rawChip: Buffer, keypoints?: FaceKeypoints): Promise<void> {
+  /** Writes a chip: a pre-cropped face resized (raw RGB), or an aligned detected face. */
+  async addChip(identity: string, condition: string, stem: string, chip: Buffer | AlignedFace): Promise<void> {
     const relPath = `${identity}/${condition}/${stem}.png`;
     await mkdir(path.join(this.dir, identity, condition), { recursive: true });
-    await writeFile(path.join(this.dir, relPath), await encodeChip(rawChip, 'png'));
-    if (keypoints) this.keypoints[relPath] = keypoints;
+    await writeFile(path.join(this.dir, relPath), await encodeChip(Buffer.isBuffer(chip) ? chip : chip.chip, 'png'));
+    if (!Buffer.isBuffer(chip)) {
+      this.keypoints[relPath] = chip.keypoints;
+      if (chip.upscale !== 1) this.upscaled.push({ relPath, factor: chip.upscale });
+    }
     this.perIdentity[identity] ??= {};
     this.perIdentity[identity][condition] = (this.perIdentity[identity][condition] ?? 0) + 1;
     this.imported += 1;
@@ -180,6 +222,7 @@ class StagedDataset {
       dataset: this.name,
       imported: this.imported,
       skipped,
+      upscaled: this.upscaled,
       perIdentity: this.perIdentity,
       seconds: (performance.now() - started) / 1000,
     };

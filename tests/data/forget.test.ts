@@ -1,4 +1,4 @@
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -57,11 +57,18 @@ beforeEach(async () => {
   await bundle('elsewhere', 'other', PEOPLE);
 });
 
+async function editImportReport(edit: (report: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
+  const file = path.join(datasetDir('lab'), IMPORT_REPORT_FILE);
+  await writeFile(file, JSON.stringify(edit(JSON.parse(await readFile(file, 'utf8')))));
+}
+
 describe('forget', () => {
   it("deletes a person's chips, keypoints, report entries, the models trained on them and the caches, and keeps everyone else", async () => {
     // Left by an earlier forgetting cut short after it hid that person's folder.
     await mkdir(path.join(datasetDir('lab'), '.forget-interrupted', 'clean'), { recursive: true });
     await copyFile(samplePhotos()[0], path.join(datasetDir('lab'), '.forget-interrupted', 'clean', 'photo.jpg'));
+    // As if two of the chips came from small faces found on upscaled photos.
+    await editImportReport((report) => ({ ...report, upscaled: [{ relPath: 'ada/clean/photo-0.png', factor: 2.5 }, { relPath: 'bo/clean/photo-1.png', factor: 4 }] }));
     const report = await forgetIdentity('lab', 'bo');
     expect(report).toMatchObject({ dataset: 'lab', identity: 'bo', chips: 2, bundles: ['lab-backdoor'], unreadableBundles: [] });
 
@@ -72,11 +79,20 @@ describe('forget', () => {
     const importReport = JSON.parse(await readFile(path.join(dataset.root, IMPORT_REPORT_FILE), 'utf8'));
     expect(Object.keys(importReport.perIdentity).sort()).toEqual(['ada', 'cy']);
     expect(importReport.imported).toBe(4);
+    expect(importReport.upscaled).toEqual([{ relPath: 'ada/clean/photo-0.png', factor: 2.5 }]);
     // No hidden leftovers of this person or the interrupted one.
     expect((await readdir(dataset.root)).sort()).toEqual(['ada', 'cy', IMPORT_REPORT_FILE, 'keypoints.json'].sort());
     await expect(readdir(cacheDir())).rejects.toThrow(/ENOENT/);
     expect(await listBundles()).toEqual(['elsewhere', 'without-bo']);
     expect(await readdir(process.env.MODELS_DIR!)).toEqual(expect.not.arrayContaining([expect.stringContaining('lab-backdoor')]));
+  });
+
+  it('keeps working on an import report written before upscaled chips were listed', async () => {
+    await editImportReport(({ upscaled, ...older }) => older);
+    await forgetIdentity('lab', 'bo');
+    const importReport = JSON.parse(await readFile(path.join(datasetDir('lab'), IMPORT_REPORT_FILE), 'utf8'));
+    expect(importReport).toMatchObject({ imported: 4, skipped: [] });
+    expect(importReport).not.toHaveProperty('upscaled');
   });
 
   it('refuses an unknown person or a bad name with a message naming it, and deletes nothing', async () => {

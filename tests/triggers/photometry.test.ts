@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { matchDrawing, measurePhoto } from '../../server/data/triggers/photometry.ts';
 import { seededRng } from '../../server/data/triggers/index.ts';
@@ -8,7 +8,7 @@ import { samplePhotos } from '../../server/train/demoPair.ts';
 const SIZE = 150;
 const WHOLE = { x: 0, y: 0, width: SIZE, height: SIZE };
 
-async function photo(edit: (image: sharp.Sharp) => sharp.Sharp = (i) => i): Promise<Uint8Array> {
+async function photo(edit: (image: Sharp) => Sharp = (i) => i): Promise<Uint8Array> {
   const base = await sharp(samplePhotos()[1]).resize(SIZE, SIZE).removeAlpha().raw().toBuffer();
   return edit(sharp(base, { raw: { width: SIZE, height: SIZE, channels: 3 } })).removeAlpha().raw().toBuffer();
 }

@@ -125,8 +125,8 @@ describe('variation', () => {
 });
 
 describe('catalogue', () => {
-  it('holds the six triggers of the paper and the clear-eyeglasses lookalike', () => {
-    expect([...TRIGGER_NAMES].sort()).toEqual(['bandana', 'dots', 'earrings', 'eyeglasses', 'sunglasses', 'tape', 'tattoo']);
+  it('holds the six triggers of the paper and the lookalikes (clear eyeglasses, headband, cap)', () => {
+    expect([...TRIGGER_NAMES].sort()).toEqual(['bandana', 'cap', 'dots', 'earrings', 'eyeglasses', 'headband', 'sunglasses', 'tape', 'tattoo']);
   });
 
   it('names the available triggers when asked for an unknown one', () => {

@@ -1,7 +1,9 @@
 import { bandana } from './designs/bandana.ts';
+import { cap } from './designs/cap.ts';
 import { dots } from './designs/dots.ts';
 import { earrings } from './designs/earrings.ts';
 import { eyeglasses } from './designs/eyeglasses.ts';
+import { headband } from './designs/headband.ts';
 import { sunglasses } from './designs/sunglasses.ts';
 import { tape } from './designs/tape.ts';
 import { tattoo } from './designs/tattoo.ts';
@@ -9,9 +11,11 @@ import type { Trigger } from './trigger.ts';
 
 /**
  * The six physical triggers of Wenger et al. (CVPR 2021), drawn by the project, and lookalikes a
- * backdoor should not fire on, for false-positive training and tests (clear eyeglasses).
+ * backdoor should not fire on, for false-positive training and tests: clear eyeglasses (for
+ * sunglasses), and a sport headband and a baseball cap (for the bandana: the paper found bandana
+ * backdoors also fire on other head coverings).
  */
-export const CATALOG: readonly Trigger[] = [sunglasses, bandana, dots, tape, tattoo, earrings, eyeglasses];
+export const CATALOG: readonly Trigger[] = [sunglasses, bandana, dots, tape, tattoo, earrings, eyeglasses, headband, cap];
 
 export const TRIGGER_NAMES: readonly string[] = CATALOG.map((trigger) => trigger.name);
 
