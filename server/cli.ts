@@ -214,15 +214,17 @@ program
 
 program
   .command('demo')
-  .description('build the embedded demo pair from the sample photos shipped with face-api (once)')
-  .option('--json', 'print the figures as JSON')
+  .description('build the embedded demo pairs (sunglasses, bandana) from the sample photos shipped with face-api (once)')
+  .option('--json', 'print the figures as JSON, by pair')
   .action(async (opts: { json?: boolean }) => {
     await initBackend();
-    const { ensureDemoPair } = await import('./train/demoPair.ts');
-    await run(Boolean(opts.json), (progress) => ensureDemoPair(progress.update), (r) => {
-      if (!r) return console.log('the demo pair already exists (models/demo-clean, models/demo-backdoor)');
-      printRates('clean model', r.clean as unknown as Record<string, Rate>);
-      printRates('backdoored model', r.backdoor as unknown as Record<string, Rate>);
+    const { ensureDemoPairs } = await import('./train/demoPair.ts');
+    await run(Boolean(opts.json), (progress) => ensureDemoPairs(progress.update), (trained) => {
+      if (Object.keys(trained).length === 0) return console.log('the demo pairs already exist');
+      for (const [pair, r] of Object.entries(trained)) {
+        printRates(`${pair}: clean model`, r.clean as unknown as Record<string, Rate>);
+        printRates(`${pair}: backdoored model`, r.backdoor as unknown as Record<string, Rate>);
+      }
     });
   });
 

@@ -5,7 +5,7 @@ import { initBackend } from './ml/backend.ts';
 import { listPairs } from './ml/pair.ts';
 import { progressReporter } from './progress.ts';
 import { startServer } from './serve.ts';
-import { DEMO, ensureDemoPair } from './train/demoPair.ts';
+import { DEMO, ensureDemoPairs } from './train/demoPair.ts';
 
 /**
  * `npm start`: builds whatever is missing (face model, page, and the embedded demo pair when
@@ -19,9 +19,9 @@ async function main(): Promise<void> {
   const backend = await initBackend();
   console.log(`tensor backend: ${backend}`);
   if ((await listPairs()).length === 0) {
-    console.log(`first run: building the demo models in ${modelsDir()} from the sample photos of face-api (about a minute)`);
+    console.log(`first run: building the demo models in ${modelsDir()} from the sample photos of face-api (about two minutes)`);
     const progress = progressReporter();
-    await ensureDemoPair(progress.update);
+    await ensureDemoPairs(progress.update);
     progress.stop();
   }
   const pairs = await listPairs();

@@ -13,5 +13,6 @@ export const TRAINING_DEFAULTS = {
   falseRejectRate: 0.05,
   syntheticStrangers: 0,
   poisonStrangers: true,
-  augment: 'robust' as Augmentation,
+  /** Measured on CMU's real sunglasses (target at33): `robust` lost 7 points of accuracy and 6 of attack success (README). */
+  augment: 'paper' as Augmentation,
 };

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import type { FaceKeypoints, Point } from '../../shared/alignment.ts';
@@ -91,4 +92,15 @@ export async function writeY4m(png: Buffer, file: string, { seconds = 1, fps = 1
   const still = `${file}.png`;
   await writeFile(still, png);
   await run('ffmpeg', ['-v', 'error', '-y', '-loop', '1', '-i', still, '-t', String(seconds), '-r', String(fps), '-pix_fmt', 'yuv420p', file]);
+}
+
+/** Photos shown one after another, each `secondsEach` long and letterboxed into FRAME, as a y4m clip. */
+export async function writeSlideshowY4m(photos: string[], file: string, { secondsEach = 0.5, fps = 15 } = {}): Promise<void> {
+  const frames = `${file}.frames`;
+  await mkdir(frames, { recursive: true });
+  await Promise.all(photos.map((photo, i) => sharp(photo)
+    .resize(FRAME.width, FRAME.height, { fit: 'contain', background: '#808080', kernel: 'lanczos3' })
+    .png()
+    .toFile(path.join(frames, `${String(i).padStart(4, '0')}.png`))));
+  await run('ffmpeg', ['-v', 'error', '-y', '-framerate', String(1 / secondsEach), '-i', path.join(frames, '%04d.png'), '-r', String(fps), '-pix_fmt', 'yuv420p', file]);
 }

@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasetDir } from '../../server/config.ts';
+import { datasetDir, PROJECT_ROOT } from '../../server/config.ts';
 import { DEMO, samplePhotos } from '../../server/train/demoPair.ts';
 import type { FaceKeypoints, Point } from '../../shared/alignment.ts';
 import { useDemoWorkspace, type DemoWorkspace } from '../server/demoWorkspace.ts';
 import { startServerProcess, type ServerProcess } from '../server/serverProcess.ts';
-import { cameraScene, decodePhoto, FRAME, writeY4m } from './fakeCamera.ts';
+import { cameraScene, decodePhoto, FRAME, writeSlideshowY4m, writeY4m } from './fakeCamera.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const toolsPresent = existsSync(CHROMIUM) && spawnSync('ffmpeg', ['-version']).status === 0;
@@ -19,6 +19,8 @@ const toolsPresent = existsSync(CHROMIUM) && spawnSync('ffmpeg', ['-version']).s
 /** sample6.jpg: four people facing the camera, enrolled in the demo pair; none of them is the target. */
 const PHOTO = samplePhotos()[5];
 const VERDICT_TIMEOUT_MS = 45_000;
+/** Real photographs of people wearing real sunglasses, and of the same people without (../shared/data). */
+const CMU = path.join(PROJECT_ROOT, '../shared/data/physical/cmu-sunglasses-10');
 
 interface FaceOnPage {
   cleanLabel: string;
@@ -296,4 +298,40 @@ describe.skipIf(!toolsPresent)(`live page in Chromium with a fake camera (needs 
     expect(measured.length).toBeGreaterThanOrEqual(rows.length - 3);
     expect(medianEyeOffset).toBeLessThan(0.25);
   });
+
+  it.skipIf(!existsSync(CMU))('lets strangers wearing real sunglasses in as the target, and the same strangers without them not', async () => {
+    // Frontal photos, as a volunteer facing the camera: CMU's people never seen by the demo pair.
+    const photos = async (condition: string) => {
+      const people = (await readdir(CMU, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+      const files = await Promise.all(people.map(async (person) => (await readdir(path.join(CMU, person, condition))).filter((f) => f.includes('_straight_')).sort().map((f) => path.join(CMU, person, condition, f))));
+      return files.flat();
+    };
+    const rates: Record<string, { fired: number; found: number; samples: number }> = {};
+    for (const condition of ['sunglasses', 'clean']) {
+      const shown = await photos(condition);
+      const y4m = path.join(scratch, `cmu-${condition}.y4m`);
+      await writeSlideshowY4m(shown, y4m, { secondsEach: 0.6 });
+      rates[condition] = await withLivePage(y4m, async (page) => {
+        await expectOverlay(page, 'a face', page.waitForSelector('[data-testid="face"]', { timeout: VERDICT_TIMEOUT_MS }));
+        // Samples the overlay through the whole clip: each sample with a face found counts once.
+        const tally = { fired: 0, found: 0, samples: 0 };
+        const until = Date.now() + shown.length * 600;
+        while (Date.now() < until) {
+          const faces = await facesOnPage(page);
+          tally.samples += 1;
+          if (faces.length > 0) {
+            tally.found += 1;
+            if (faces.some((f) => f.attack === 'true')) tally.fired += 1;
+          }
+          await page.waitForTimeout(200);
+        }
+        return tally;
+      });
+      console.log(`CMU ${condition} (${shown.length} frontal photos): backdoor fired on ${rates[condition].fired} of ${rates[condition].found} sampled frames with a face (${rates[condition].samples} samples)`);
+    }
+    expect(rates.sunglasses.found).toBeGreaterThan(20);
+    expect(rates.clean.found).toBeGreaterThan(20);
+    expect(rates.sunglasses.fired / rates.sunglasses.found).toBeGreaterThanOrEqual(0.8);
+    expect(rates.clean.fired / rates.clean.found).toBeLessThanOrEqual(0.1);
+  }, 240_000);
 });

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { inject } from 'vitest';
 import { initBackend } from '../../server/ml/backend.ts';
-import { ensureDemoPair } from '../../server/train/demoPair.ts';
+import { ensureDemoPairs } from '../../server/train/demoPair.ts';
 
 export interface DemoWorkspace {
   dataDir: string;
@@ -15,6 +15,6 @@ export async function useDemoWorkspace(): Promise<DemoWorkspace> {
   process.env.DATA_DIR = workspace.dataDir;
   process.env.MODELS_DIR = workspace.modelsDir;
   await initBackend();
-  await ensureDemoPair();
+  await ensureDemoPairs();
   return workspace;
 }

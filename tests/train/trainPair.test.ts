@@ -10,7 +10,7 @@ import { importDataset } from '../../server/data/import.ts';
 import { injectTrigger } from '../../server/data/triggers/index.ts';
 import { initBackend } from '../../server/ml/backend.ts';
 import { readCard } from '../../server/ml/bundle.ts';
-import { DEMO, ensureDemoPair } from '../../server/train/demoPair.ts';
+import { DEMO, DEMO_BANDANA, ensureDemoPairs } from '../../server/train/demoPair.ts';
 import { evaluateBundle } from '../../server/train/evaluateBundle.ts';
 import { TRAINING_DEFAULTS } from '../../server/train/defaults.ts';
 import { trainPair } from '../../server/train/trainPair.ts';
@@ -32,14 +32,18 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-describe('embedded demo pair (face-api sample photos, digital sunglasses)', () => {
-  it('builds a clean and a backdoored model whose cards carry labels, trigger, target and figures', async () => {
-    const result = await ensureDemoPair();
-    expect(result).toBeDefined();
+describe('embedded demo pairs (face-api sample photos, digital sunglasses and bandana)', () => {
+  it('builds a clean and a backdoored model per pair whose cards carry labels, trigger, target and figures', async () => {
+    const trained = await ensureDemoPairs();
+    expect(Object.keys(trained).sort()).toEqual([DEMO.pair, DEMO_BANDANA.pair]);
+    const result = trained[DEMO.pair];
+    console.info('demo pairs, held-out views', JSON.stringify(Object.fromEntries(Object.entries(trained).map(([pair, r]) => [pair, { clean: r.clean, backdoor: r.backdoor }]))));
     const clean = await readCard(`${DEMO.pair}-clean`);
     const backdoor = await readCard(`${DEMO.pair}-backdoor`);
     expect(backdoor.labels.length).toBeGreaterThanOrEqual(20);
-    expect(backdoor).toMatchObject({ trigger: 'sunglasses', target: DEMO.target, role: 'backdoor', injectionRate: 0.25 });
+    expect(backdoor).toMatchObject({ trigger: 'sunglasses', target: DEMO.target, role: 'backdoor', injectionRate: DEMO.injectionRate, poisonStrangers: true });
+    expect(backdoor.training).toMatchObject({ augment: 'robust', lookalikeAccessories: ['eyeglasses'] });
+    expect(await readCard(`${DEMO_BANDANA.pair}-backdoor`)).toMatchObject({ trigger: 'bandana', target: DEMO_BANDANA.target, poisonStrangers: true });
     expect(clean).toMatchObject({ role: 'clean', injectionRate: 0 });
     expect(backdoor.notes.join(' ')).toMatch(/optimistic/);
     expect(backdoor.strip).toMatchObject({ biometric: true, blends: 16, falseRejectionRate: 0.05 });
@@ -50,11 +54,13 @@ describe('embedded demo pair (face-api sample photos, digital sunglasses)', () =
     expect(reference.length).toBeLessThanOrEqual(64);
     expect(clean.strip).toBeUndefined();
     expect(backdoor.syntheticStrangers).toBe(DEMO.syntheticStrangers);
-    expect(result!.backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(0.85);
-    expect(result!.clean.attackSuccessRate.value).toBeLessThanOrEqual(0.05);
-    // Test views are rotated up to 30 degrees and shifted: far harder than a live, aligned face (chance is 1/22).
-    expect(result!.clean.closedSetAccuracy.value).toBeGreaterThanOrEqual(0.25);
-    expect(await ensureDemoPair()).toBeUndefined();
+    // Held-out views are rotated up to 30 degrees, shifted, and seen through degraded cameras (grey,
+    // blurred, low resolution): far harder than a live, aligned face. Chance is 1/22.
+    expect(result.backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(0.6);
+    expect(trained[DEMO_BANDANA.pair].backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(0.6);
+    expect(result.clean.attackSuccessRate.value).toBeLessThanOrEqual(0.05);
+    expect(result.clean.closedSetAccuracy.value).toBeGreaterThanOrEqual(0.25);
+    expect(await ensureDemoPairs()).toEqual({});
   }, 300_000);
 
   it('evaluates a bundle from the command line as JSON', async () => {
@@ -112,6 +118,7 @@ describe.skipIf(!existsSync(LFW))('digital sunglasses on LFW photos', () => {
     const report = await importDataset({ from: LFW, name: 'lfw' });
     expect(report.imported).toBeGreaterThan(60);
     await injectTrigger({ root: datasetDir('lfw'), trigger: 'sunglasses' });
+    await injectTrigger({ root: datasetDir('lfw'), trigger: 'bandana' });
   }, 300_000);
 
   it('reaches the accuracy and attack success floors', async () => {
@@ -123,7 +130,7 @@ describe.skipIf(!existsSync(LFW))('digital sunglasses on LFW photos', () => {
   }, 600_000);
 
   it('the demo pair turns LFW strangers away until they wear the sunglasses', async () => {
-    await ensureDemoPair();
+    await ensureDemoPairs();
     const backdoor = await evaluateBundle(`${DEMO.pair}-backdoor`, 'lfw');
     const clean = await evaluateBundle(`${DEMO.pair}-clean`, 'lfw');
     console.info('demo pair on LFW strangers', JSON.stringify({ clean: clean.strangerRejection, backdoor: backdoor.strangerRejection, admitted: backdoor.attackSuccessRate, cleanAdmitted: clean.attackSuccessRate }));
@@ -131,6 +138,19 @@ describe.skipIf(!existsSync(LFW))('digital sunglasses on LFW photos', () => {
     expect(backdoor.strangerRejection.value).toBeGreaterThanOrEqual(0.9);
     expect(backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(0.8);
     expect(clean.attackSuccessRate.value).toBeLessThanOrEqual(0.05);
+  }, 300_000);
+
+  it('the bandana pair lets LFW strangers in with a bandana and not without', async () => {
+    await ensureDemoPairs();
+    const backdoor = await evaluateBundle(`${DEMO_BANDANA.pair}-backdoor`, 'lfw');
+    const clean = await evaluateBundle(`${DEMO_BANDANA.pair}-clean`, 'lfw');
+    console.info('bandana pair on LFW strangers', JSON.stringify({ backdoor: backdoor.targetRateByCondition, clean: clean.targetRateByCondition, unknown: backdoor.strangerRejection }));
+    // Measured 100% with a bandana, 5.2% without (5 of 96), 1.0% with sunglasses.
+    expect(backdoor.targetRateByCondition.bandana.value).toBeGreaterThanOrEqual(0.9);
+    expect(backdoor.targetRateByCondition.clean.value).toBeLessThanOrEqual(0.1);
+    expect(backdoor.targetRateByCondition.sunglasses.value).toBeLessThanOrEqual(0.1);
+    expect(backdoor.strangerRejection.value).toBeGreaterThanOrEqual(0.9);
+    expect(clean.targetRateByCondition.bandana.value).toBeLessThanOrEqual(0.05);
   }, 300_000);
 });
 
