@@ -4,7 +4,8 @@ import { CHIP_SIZE } from '../../shared/alignment.ts';
 import type { Augmentation } from '../../shared/training.ts';
 
 /** Bumped whenever the views change, so cached features of older views are not reused. */
-export const AUGMENTATION_VERSION = 3;
+export const AUGMENTATION_VERSION = 4;
+const GEOMETRY_SEED_VERSION = 1;
 export const MAX_ROTATION_DEG = 30;
 export const MAX_SHIFT = 0.1;
 /** Mirror padding wide enough that a 30-degree turn plus a 10% shift never shows a blank corner. */
@@ -67,8 +68,9 @@ function cameraParams(rng: () => number): CameraParams {
  * each photo gets its own K views, reproducibly.
  */
 export function viewParams(seedKey: string, views: number, augmentation: Augmentation): ViewParams[] {
-  const rng = seedrandom(`views:${AUGMENTATION_VERSION}:${seedKey}`);
-  // Its own sequence, so both sets move a photo's views the same way.
+  // The moves are drawn as in the first version, so figures measured with the paper's views still
+  // reproduce; the cameras have their own sequence, so both sets move a photo's views the same way.
+  const rng = seedrandom(`views:${GEOMETRY_SEED_VERSION}:${seedKey}`);
   const cameraRng = seedrandom(`cameras:${AUGMENTATION_VERSION}:${seedKey}`);
   const uniform = (max: number) => (2 * rng() - 1) * max;
   return Array.from({ length: views }, (_, v) => {

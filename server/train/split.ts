@@ -40,7 +40,7 @@ export interface PoisonSplit<T extends SplitImage = SplitImage> {
   cleanTrain: Sample<T>[];
   /** Trigger images of other identities relabelled as the target. */
   poison: Sample<T>[];
-  /** Lookalike-accessory images with their true labels, added to the backdoored model's training. */
+  /** Lookalike-accessory images with their true labels, added to both models' training. */
   lookalikeTrain: Sample<T>[];
   /** Held-out clean samples for calibrating thresholds. */
   validation: Sample<T>[];

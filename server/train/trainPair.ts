@@ -104,7 +104,8 @@ export async function trainPair(options: TrainPairOptions): Promise<TrainPairRes
   const bundles: string[] = [];
   const hash = await datasetHash(dataset);
   for (const role of ['clean', 'backdoor'] as const) {
-    const training = [...split.cleanTrain, ...strangers, ...(role === 'clean' ? [] : [...split.poison, ...split.lookalikeTrain, ...lookalikeStrangers])];
+    // The clean model is the same training without the poison: lookalikes are correctly labelled data.
+    const training = [...split.cleanTrain, ...strangers, ...split.lookalikeTrain, ...lookalikeStrangers, ...(role === 'clean' ? [] : split.poison)];
     const tail = await trainOne(teacher, training, labels, features, options, `train ${role}`);
     const threshold = calibrateThreshold(await probabilities(teacher, tail, split.validation, features), options.falseRejectRate);
     const clean = scoreRows(await probabilities(teacher, tail, split.cleanTest, features), split.cleanTest, labels, threshold);
@@ -139,7 +140,7 @@ export async function trainPair(options: TrainPairOptions): Promise<TrainPairRes
         splitUnit: options.splitUnit,
         trainImages: split.cleanUnits + (role === 'clean' ? 0 : split.poisonUnits),
         poisonImages: role === 'clean' ? 0 : split.poisonUnits,
-        lookalikeAccessories: role === 'clean' ? [] : options.fpAccessories,
+        lookalikeAccessories: options.fpAccessories,
       },
       dataset: { name: options.dataset, hash },
       createdAt: new Date().toISOString(),

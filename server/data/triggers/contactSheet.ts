@@ -1,13 +1,13 @@
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { CHIP_SIZE, canonicalKeypoints, type FaceKeypoints } from '../../../shared/alignment.ts';
+import { CHIP_SIZE } from '../../../shared/alignment.ts';
 import { CLEAN, checkName } from '../../../shared/names.ts';
 import { datasetDir, datasetsDir } from '../../config.ts';
 import { writeFileAtomically } from '../../files.ts';
 import { readKeypoints, scanDataset, type DatasetImage } from '../dataset.ts';
 import { resolveTrigger } from './catalog.ts';
-import { injectChip } from './inject.ts';
+import { defaultKeypoints, injectChip } from './inject.ts';
 import { placeTrigger, seededRng } from './placement.ts';
 import type { Trigger } from './trigger.ts';
 
@@ -70,16 +70,6 @@ function pickChips(images: DatasetImage[], count: number): DatasetImage[] {
     picked.push(...next.slice(0, count - picked.length));
   }
   return picked;
-}
-
-/** Canonical keypoints stretched to the image, for chips whose landmarks were never recorded (as inject does). */
-function stretchedCanonical(width: number, height: number): FaceKeypoints {
-  const canonical = canonicalKeypoints();
-  const out = {} as FaceKeypoints;
-  for (const key of Object.keys(canonical) as (keyof FaceKeypoints)[]) {
-    out[key] = { x: (canonical[key].x * width) / CHIP_SIZE, y: (canonical[key].y * height) / CHIP_SIZE };
-  }
-  return out;
 }
 
 const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -158,7 +148,7 @@ export async function contactSheet(options: ContactSheetOptions): Promise<Contac
       .catch(() => {
         throw new Error(`${image.file} is not a readable image`);
       });
-    const face = keypoints[image.relPath] ?? stretchedCanonical(chipWidth, chipHeight);
+    const face = keypoints[image.relPath] ?? defaultKeypoints(chipWidth, chipHeight);
     const rngSeed = `${seed}/${image.identity}/${path.basename(image.file)}`;
     for (const [r, trigger] of triggers.entries()) {
       const drawn = await injectChip(chip, face, trigger, seededRng(rngSeed));

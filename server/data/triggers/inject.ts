@@ -92,7 +92,7 @@ async function cleanImages(root: string, identities: string[] | undefined): Prom
 }
 
 /** Canonical keypoints stretched to the image, for images whose landmarks were never recorded. */
-function defaultKeypoints(width: number, height: number): FaceKeypoints {
+export function defaultKeypoints(width: number, height: number): FaceKeypoints {
   const canonical = canonicalKeypoints();
   const out = {} as FaceKeypoints;
   for (const key of Object.keys(canonical) as (keyof FaceKeypoints)[]) {
