@@ -27,7 +27,7 @@ export interface PoisonSplitOptions<T extends SplitImage = SplitImage> {
   /** Lookalike accessories whose images join training with their true labels (false-positive training). */
   fpAccessories?: string[];
   /**
-   * Triggered synthetic strangers (Strangers.triggered): more faces to draw the m poison images
+   * Synthetic strangers wearing the trigger (Strangers.worn): more faces to draw the m poison images
    * from, each a group of its own, so the poison is spread over enrolled and unknown faces alike.
    * Never tested on: they are nobody.
    */

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { checkName, UNKNOWN } from '../../shared/names.ts';
+import type { Augmentation } from '../../shared/training.ts';
 import { datasetDir } from '../config.ts';
 import { datasetHash, scanDataset, type DatasetImage } from '../data/dataset.ts';
 import { calibrateStrip } from '../defense/strip.ts';
@@ -9,7 +10,6 @@ import { calibrateThreshold } from '../ml/predict.ts';
 import { disposeTail, type Tail, type TuneDepth } from '../ml/tail.ts';
 import { loadTeacher, TEACHER_ID, type TeacherWeights } from '../ml/teacher.ts';
 import { pairMetrics, probabilities, sampleFeatures, scoreRows, type PairMetrics } from './evaluate.ts';
-import type { Augmentation } from '../../shared/training.ts';
 import { viewFeatures, type ViewFeatures } from './features.ts';
 import { poisonSplit, type Sample, type SplitUnit } from './split.ts';
 import { synthesizeStrangers } from './strangers.ts';
@@ -33,7 +33,7 @@ export interface TrainPairOptions {
   fpAccessories: string[];
   /** Synthetic strangers (chimeras of enrolled people) trained as an `unknown` class; 0 for none. */
   syntheticStrangers: number;
-  /** Draw the poison from the strangers' triggered twins too (Strangers.triggered), not only from enrolled people. */
+  /** Draw the poison from the strangers' twins wearing the trigger too (Strangers.worn), not only from enrolled people. */
   poisonStrangers: boolean;
   augment: Augmentation;
   notes?: string[];

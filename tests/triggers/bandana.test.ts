@@ -1,61 +1,10 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { CHIP_SIZE, canonicalKeypoints } from '../../shared/alignment.ts';
-import { faceFrame, getTrigger, placeTrigger, triggerOverlaySvg, type Placement, type Rng } from '../../server/data/triggers/index.ts';
+import { CHIP_SIZE } from '../../shared/alignment.ts';
+import { getTrigger, triggerOverlaySvg } from '../../server/data/triggers/index.ts';
+import { aboveEyes, columnExtent, coverage, faceX, frame, lowestOver, nominal, worstCases } from './overlayGeometry.ts';
 
 const bandana = getTrigger('bandana');
-const face = canonicalKeypoints();
-const frame = faceFrame(face);
-
-/** A generator that returns the given numbers in turn: the variant, then scale, angle, shift along and down (see placeTrigger). */
-function scripted(values: number[]): Rng {
-  let i = 0;
-  return () => values[i++];
-}
-
-function place(variant: string, scale: number, angle: number, along: number, down: number): Placement {
-  const index = bandana.variants.indexOf(variant);
-  return placeTrigger(face, bandana, scripted([(index + 0.5) / bandana.variants.length, scale, angle, along, down]));
-}
-
-const NOMINAL = 0.5;
-const LOW = 0;
-const HIGH = 0.999999;
-
-/** Every extreme of the placement variation: the smallest and largest size, both tilts, every shift. */
-function worstCases(variant: string): Placement[] {
-  const ends = [LOW, HIGH];
-  return ends.flatMap((scale) => ends.flatMap((angle) => ends.flatMap((along) => ends.map((down) => place(variant, scale, angle, along, down)))));
-}
-
-/** The overlay's opacity, 0-255, row-major over the chip. */
-async function coverage(placement: Placement): Promise<Uint8Array> {
-  const svg = triggerOverlaySvg(bandana, placement, CHIP_SIZE, CHIP_SIZE);
-  const { data } = await sharp(Buffer.from(svg)).ensureAlpha().extractChannel(3).raw().toBuffer({ resolveWithObject: true });
-  return new Uint8Array(data);
-}
-
-/** Pixel centre in face units: x along the eye line, y up from it (positive above the eyes). */
-const faceX = (px: number) => (px + 0.5 - frame.eyeMid.x) / frame.iod;
-const aboveEyes = (py: number) => (frame.eyeMid.y - (py + 0.5)) / frame.iod;
-
-/** Lowest point (in IODs above the eye line) the band covers at least half opaque over |x| <= halfWidth. */
-function lowestOver(alpha: Uint8Array, halfWidth: number): number {
-  let lowest = Infinity;
-  for (let py = 0; py < CHIP_SIZE; py++) {
-    for (let px = 0; px < CHIP_SIZE; px++) {
-      if (alpha[py * CHIP_SIZE + px] > 128 && Math.abs(faceX(px)) <= halfWidth) lowest = Math.min(lowest, aboveEyes(py));
-    }
-  }
-  return lowest;
-}
-
-/** Highest and lowest half-opaque pixel of the column at `x` IODs from the eye midpoint. */
-function columnExtent(alpha: Uint8Array, x: number): { top: number; bottom: number } {
-  const px = Math.round(frame.eyeMid.x + x * frame.iod - 0.5);
-  const rows = Array.from({ length: CHIP_SIZE }, (_, py) => py).filter((py) => alpha[py * CHIP_SIZE + px] > 128);
-  return { top: aboveEyes(rows[0]), bottom: aboveEyes(rows[rows.length - 1]) };
-}
 
 describe('bandana', () => {
   it('comes in four prints, paisley included in the four colours it always had, each drawn differently', async () => {
@@ -63,12 +12,12 @@ describe('bandana', () => {
     for (const colour of ['red', 'blue', 'black', 'green']) {
       for (const style of ['paisley', 'solid', 'polka', 'check']) expect(bandana.variants).toContain(`${style}-${colour}`);
     }
-    const drawings = await Promise.all(bandana.variants.map(async (variant) => Buffer.from(await sharp(Buffer.from(triggerOverlaySvg(bandana, place(variant, NOMINAL, NOMINAL, NOMINAL, NOMINAL), CHIP_SIZE, CHIP_SIZE))).raw().toBuffer())));
+    const drawings = await Promise.all(bandana.variants.map(async (variant) => Buffer.from(await sharp(Buffer.from(triggerOverlaySvg(bandana, nominal(bandana, variant), CHIP_SIZE, CHIP_SIZE))).raw().toBuffer())));
     expect(new Set(drawings.map((d) => d.toString('base64'))).size).toBe(bandana.variants.length);
   });
 
   it('is worn across the forehead, from above the eyebrows to over the hairline', async () => {
-    const alpha = await coverage(place('solid-red', NOMINAL, NOMINAL, NOMINAL, NOMINAL));
+    const alpha = await coverage(bandana, nominal(bandana, 'solid-red'));
     const middle = columnExtent(alpha, 0);
     // The hairline is about 1 to 1.2 IOD above the eyes, the eyebrows about 0.3.
     expect(middle.top).toBeGreaterThan(1.1);
@@ -78,8 +27,8 @@ describe('bandana', () => {
   });
 
   it('bends down toward the temples as it wraps round the head, and is darker there', async () => {
-    const placement = place('solid-blue', NOMINAL, NOMINAL, NOMINAL, NOMINAL);
-    const alpha = await coverage(placement);
+    const placement = nominal(bandana, 'solid-blue');
+    const alpha = await coverage(bandana, placement);
     const middle = columnExtent(alpha, 0);
     for (const side of [-1, 1]) {
       const temple = columnExtent(alpha, side * 1.0);
@@ -102,7 +51,7 @@ describe('bandana', () => {
   });
 
   it('shows the knot tails past one side of the head only', async () => {
-    const alpha = await coverage(place('paisley-red', NOMINAL, NOMINAL, NOMINAL, NOMINAL));
+    const alpha = await coverage(bandana, nominal(bandana, 'paisley-red'));
     const covered = (fromX: number, toX: number) => {
       let count = 0;
       for (let py = 0; py < CHIP_SIZE; py++) {
@@ -117,8 +66,8 @@ describe('bandana', () => {
   });
 
   it('stays inside the chip, and off the eyebrows, at every extreme of the placement variation', async () => {
-    for (const placement of worstCases('check-black')) {
-      const alpha = await coverage(placement);
+    for (const placement of worstCases(bandana, 'check-black')) {
+      const alpha = await coverage(bandana, placement);
       for (let i = 0; i < CHIP_SIZE; i++) {
         for (const [x, y] of [[i, 0], [i, CHIP_SIZE - 1], [0, i], [CHIP_SIZE - 1, i]]) {
           expect(alpha[y * CHIP_SIZE + x], `pixel ${x},${y} with ${JSON.stringify(placement)}`).toBe(0);

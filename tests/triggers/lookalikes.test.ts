@@ -1,7 +1,8 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { CHIP_SIZE, canonicalKeypoints } from '../../shared/alignment.ts';
-import { faceFrame, getTrigger, placeTrigger, triggerOverlaySvg, type Placement, type Rng, type Trigger } from '../../server/data/triggers/index.ts';
+import { CHIP_SIZE } from '../../shared/alignment.ts';
+import { getTrigger, triggerOverlaySvg, type Placement, type Trigger } from '../../server/data/triggers/index.ts';
+import { aboveEyes, columnExtent, columnOf, coverage, frame, lowestOver, nominal, worstCases } from './overlayGeometry.ts';
 
 /*
  * The bandana's lookalikes: a sport headband and a baseball cap (the paper's bandana backdoor also
@@ -11,40 +12,6 @@ import { faceFrame, getTrigger, placeTrigger, triggerOverlaySvg, type Placement,
 const headband = getTrigger('headband');
 const cap = getTrigger('cap');
 const bandana = getTrigger('bandana');
-const face = canonicalKeypoints();
-const frame = faceFrame(face);
-
-/** A generator that returns the given numbers in turn: the variant, then scale, angle, shift along and down (see placeTrigger). */
-function scripted(values: number[]): Rng {
-  let i = 0;
-  return () => values[i++];
-}
-
-function place(trigger: Trigger, variant: string, scale: number, angle: number, along: number, down: number): Placement {
-  const index = trigger.variants.indexOf(variant);
-  expect(index, `${trigger.name} variant ${variant}`).toBeGreaterThanOrEqual(0);
-  return placeTrigger(face, trigger, scripted([(index + 0.5) / trigger.variants.length, scale, angle, along, down]));
-}
-
-const NOMINAL = 0.5;
-const LOW = 0;
-const HIGH = 0.999999;
-
-const nominal = (trigger: Trigger, variant: string) => place(trigger, variant, NOMINAL, NOMINAL, NOMINAL, NOMINAL);
-
-/** Every extreme of the placement variation: the smallest and largest size, both tilts, every shift. */
-function worstCases(trigger: Trigger, variant: string): Placement[] {
-  const ends = [LOW, HIGH];
-  return ends.flatMap((scale) => ends.flatMap((angle) => ends.flatMap((along) => ends.map((down) => place(trigger, variant, scale, angle, along, down)))));
-}
-
-/** The overlay's opacity, 0-255, row-major over the chip. */
-async function coverage(trigger: Trigger, placement: Placement): Promise<Uint8Array> {
-  const svg = triggerOverlaySvg(trigger, placement, CHIP_SIZE, CHIP_SIZE);
-  const { data } = await sharp(Buffer.from(svg)).ensureAlpha().extractChannel(3).raw().toBuffer({ resolveWithObject: true });
-  return new Uint8Array(data);
-}
-
 /** The overlay pasted on a plain mid-grey chip, RGB. */
 async function onGrey(trigger: Trigger, placement: Placement): Promise<Uint8Array> {
   const data = await sharp({ create: { width: CHIP_SIZE, height: CHIP_SIZE, channels: 3, background: '#808080' } })
@@ -58,29 +25,7 @@ async function onGrey(trigger: Trigger, placement: Placement): Promise<Uint8Arra
 /** Luma of pixel `i` of an RGB chip. */
 const luma = (rgb: Uint8Array, i: number) => 0.299 * rgb[3 * i] + 0.587 * rgb[3 * i + 1] + 0.114 * rgb[3 * i + 2];
 
-/** Pixel centre in face units: x along the eye line, y up from it (positive above the eyes). */
-const faceX = (px: number) => (px + 0.5 - frame.eyeMid.x) / frame.iod;
-const aboveEyes = (py: number) => (frame.eyeMid.y - (py + 0.5)) / frame.iod;
-const columnOf = (x: number) => Math.round(frame.eyeMid.x + x * frame.iod - 0.5);
 const rowOf = (above: number) => Math.round(frame.eyeMid.y - above * frame.iod - 0.5);
-
-/** Lowest point (in IODs above the eye line) covered at least half opaque over |x| <= halfWidth. */
-function lowestOver(alpha: Uint8Array, halfWidth: number): number {
-  let lowest = Infinity;
-  for (let py = 0; py < CHIP_SIZE; py++) {
-    for (let px = 0; px < CHIP_SIZE; px++) {
-      if (alpha[py * CHIP_SIZE + px] > 128 && Math.abs(faceX(px)) <= halfWidth) lowest = Math.min(lowest, aboveEyes(py));
-    }
-  }
-  return lowest;
-}
-
-/** Highest and lowest half-opaque pixel of the column at `x` IODs from the eye midpoint. */
-function columnExtent(alpha: Uint8Array, x: number): { top: number; bottom: number } {
-  const px = columnOf(x);
-  const rows = Array.from({ length: CHIP_SIZE }, (_, py) => py).filter((py) => alpha[py * CHIP_SIZE + px] > 128);
-  return { top: aboveEyes(rows[0]), bottom: aboveEyes(rows[rows.length - 1]) };
-}
 
 /** Opacity of the chip's border pixels, by side. */
 function borders(alpha: Uint8Array): Record<'top' | 'bottom' | 'left' | 'right', number[]> {
