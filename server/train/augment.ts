@@ -2,6 +2,7 @@ import seedrandom from 'seedrandom';
 import sharp from 'sharp';
 import { CHIP_SIZE } from '../../shared/alignment.ts';
 import type { Augmentation } from '../../shared/training.ts';
+import { gaussian } from '../data/triggers/photometry.ts';
 
 /** Bumped whenever the views change, so cached features of older views are not reused. */
 export const AUGMENTATION_VERSION = 4;
@@ -134,9 +135,7 @@ export function toGrey(rgb: Uint8Array): Buffer {
 function addNoise(pixels: Buffer, sigma: number, rng: () => number): Buffer {
   const out = Buffer.alloc(pixels.length);
   for (let i = 0; i < pixels.length; i++) {
-    // Box-Muller
-    const gaussian = Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
-    out[i] = Math.max(0, Math.min(255, Math.round(pixels[i] + sigma * gaussian)));
+    out[i] = Math.max(0, Math.min(255, Math.round(pixels[i] + sigma * gaussian(rng))));
   }
   return out;
 }

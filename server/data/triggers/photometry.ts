@@ -29,6 +29,11 @@ const GAIN_RANGE = [0.55, 1.3] as const;
 const CONTRAST_RANGE = [0.6, 1.4] as const;
 const MAX_BLUR_SIGMA = 3;
 
+/** A standard normal draw (Box-Muller). */
+export function gaussian(rng: Rng): number {
+  return Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
+}
+
 const clamp = (x: number, [lo, hi]: readonly [number, number]) => Math.min(hi, Math.max(lo, x));
 
 function luma(rgb: Uint8Array, width: number, height: number): Float32Array {
@@ -132,7 +137,7 @@ export function matchDrawing(rgba: Uint8Array, width: number, height: number, lo
   for (let i = 0; i < n; i++) {
     const alpha = blurred[3][i];
     if (alpha <= 1e-4) continue;
-    const noise = ink ? 0 : look.noiseSigma * Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
+    const noise = ink ? 0 : look.noiseSigma * gaussian(rng);
     for (let c = 0; c < 3; c++) out[4 * i + c] = clamp(Math.round(blurred[c][i] / alpha + (look.grey ? noise : noise * (0.8 + 0.4 * rng()))), [0, 255]);
     out[4 * i + 3] = clamp(Math.round(alpha * 255), [0, 255]);
   }
