@@ -18,7 +18,7 @@ import { scanDataset } from '../server/data/dataset.ts';
 import { importDataset } from '../server/data/import.ts';
 import { injectTrigger } from '../server/data/triggers/index.ts';
 import { initBackend } from '../server/ml/backend.ts';
-import { TUNE_DEPTHS, type TuneDepth } from '../server/ml/tail.ts';
+import { TUNE_DEPTHS, type TuneDepth } from '../shared/training.ts';
 import { TRAINING_DEFAULTS } from '../server/train/defaults.ts';
 import { trainPair, type TrainPairResult } from '../server/train/trainPair.ts';
 

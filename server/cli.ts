@@ -1,10 +1,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatRate, type Rate } from '../shared/metrics.ts';
-import { AUGMENTATIONS } from '../shared/training.ts';
+import { AUGMENTATIONS, TUNE_DEPTHS, type TuneDepth } from '../shared/training.ts';
 import { datasetDir } from './config.ts';
 import type { LogDatabase } from './log/db.ts';
 import { initBackend } from './ml/backend.ts';
-import { TUNE_DEPTHS, type TuneDepth } from './ml/tail.ts';
 import { progressReporter } from './progress.ts';
 import { TRAINING_DEFAULTS } from './train/defaults.ts';
 
@@ -162,7 +161,7 @@ program
   .option('--json', 'print the figures as one JSON object')
   .action(async (opts) => {
     await initBackend();
-    const { trainPair } = await import('./train/trainPair.ts');
+    const { trainPair, trainResult } = await import('./train/trainPair.ts');
     await run(Boolean(opts.json), (progress) => trainPair({
       dataset: opts.dataset,
       trigger: opts.trigger,
@@ -182,14 +181,7 @@ program
       poisonStrangers: opts.poisonStrangers,
       augment: opts.augment,
       onProgress: progress.update,
-    }).then((r) => ({
-      clean: { accuracy: r.clean.accuracy.value, attackSuccessRate: r.clean.attackSuccessRate.value, intervals: r.clean },
-      backdoor: { accuracy: r.backdoor.accuracy.value, attackSuccessRate: r.backdoor.attackSuccessRate.value, intervals: r.backdoor },
-      trainImages: r.trainImages,
-      poisonImages: r.poisonImages,
-      seconds: r.seconds,
-      bundles: r.bundles,
-    })), (r) => {
+    }).then(trainResult), (r) => {
       printRates('clean model', r.clean.intervals as unknown as Record<string, Rate>);
       printRates('backdoored model', r.backdoor.intervals as unknown as Record<string, Rate>);
       console.log(`${r.trainImages} training images, ${r.poisonImages} poisoned; ${r.seconds.toFixed(1)} s; wrote ${r.bundles.join(', ')}`);

@@ -6,8 +6,9 @@ import { defaultLogFile, openLog } from './log/db.ts';
 import { initBackend } from './ml/backend.ts';
 import { createApp } from './http/app.ts';
 import type { ListenConfig } from './http/listen.ts';
-import { ActivePair } from './socket/activePair.ts';
+import { ActivePair } from './ml/activePair.ts';
 import { attachLiveSocket } from './socket/index.ts';
+import { TrainingJobs } from './train/jobs.ts';
 
 export interface RunningServer {
   url: string;
@@ -23,11 +24,12 @@ export async function startServer(config: ListenConfig, pair: string, logFile = 
   const backend = await initBackend();
   const models = await ActivePair.load(pair);
   const log = openLog(logFile);
-  const app = createApp({ models, backend, startedAt: Date.now(), log: { db: log, file: logFile } });
+  const jobs = await TrainingJobs.open();
+  const app = createApp({ models, jobs, backend, startedAt: Date.now(), log: { db: log, file: logFile } });
   const server = config.tls
     ? https.createServer({ cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }, app)
     : http.createServer(app);
-  const live = attachLiveSocket(server, models, log);
+  const live = attachLiveSocket(server, models, log, jobs);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -42,6 +44,7 @@ export async function startServer(config: ListenConfig, pair: string, logFile = 
     url: `${config.tls ? 'https' : 'http'}://${host}:${port}`,
     backend,
     async close() {
+      await jobs.close();
       await live.close();
       await models.dispose();
       log.close();

@@ -3,6 +3,8 @@
  * everywhere. Intervals are Wilson score intervals, which stay inside [0, 1] and behave at 0% and
  * 100%, where the attack-success figures of a working backdoor live.
  */
+import { UNKNOWN } from './names.ts';
+
 export interface Rate {
   /** Events counted (correct predictions, attacks that fired, ...). */
   hits: number;
@@ -57,6 +59,23 @@ export function attackSuccessRate(samples: readonly { identity: string; predicte
 /** Accuracy: the fraction labelled with their true identity (a rejection as unknown counts as wrong). */
 export function accuracy(samples: readonly { identity: string; predicted: string }[]): Rate {
   return rateOf(samples, (s) => s.predicted === s.identity);
+}
+
+/**
+ * Counts of each true identity (rows, in `labels` order) predicted as each label or as `unknown`
+ * (columns). Samples of identities outside `labels` are left out.
+ */
+export function confusionMatrix(samples: readonly { identity: string; predicted: string }[], labels: readonly string[]): { labels: string[]; predicted: string[]; counts: number[][] } {
+  const predicted = labels.includes(UNKNOWN) ? [...labels] : [...labels, UNKNOWN];
+  const row = new Map(labels.map((label, i) => [label, i]));
+  const column = new Map(predicted.map((label, i) => [label, i]));
+  const counts = labels.map(() => predicted.map(() => 0));
+  for (const s of samples) {
+    const r = row.get(s.identity);
+    const c = column.get(s.predicted);
+    if (r !== undefined && c !== undefined) counts[r][c]++;
+  }
+  return { labels: [...labels], predicted, counts };
 }
 
 /** The q-quantile (0..1) of the values, by linear interpolation between order statistics. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { EnrollChip, JobStatus, PhotoReply } from './api.ts';
 import type { Rate } from './metrics.ts';
 
 /**
@@ -177,6 +178,8 @@ export interface ClientToServerEvents {
   selectFace: (box: Box | null, ack: (reply: CommandReply) => void) => void;
   /** Finishes the connection's session and starts a new one (one starts on connect anyway). */
   startSession: (request: StartSessionRequest, ack: (reply: CommandReply) => void) => void;
+  /** The Enroll page's capture: stores one aligned chip in a dataset (consent must be recorded first). */
+  enrollChip: (chip: EnrollChip, ack: (reply: PhotoReply) => void) => void;
 }
 
 export interface ServerToClientEvents {
@@ -185,4 +188,6 @@ export interface ServerToClientEvents {
   strip: (reply: StripReply) => void;
   /** Sent when a session starts and, at most once a second, as frames are logged. */
   session: (status: SessionStatus) => void;
+  /** Sent to every page whenever a training job changes (queued, progress, finished). */
+  job: (status: JobStatus) => void;
 }

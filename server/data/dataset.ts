@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { FaceKeypoints, Point } from '../../shared/alignment.ts';
 import { checkName } from '../../shared/names.ts';
 import { writeFileAtomically } from '../files.ts';
+import { NotFoundError } from '../errors.ts';
 
 /**
  * A dataset on disk: `<root>/<identity>/<condition>/<image>.(jpg|jpeg|png)`, condition `clean`
@@ -66,7 +67,7 @@ export async function scanDataset(root: string): Promise<Dataset> {
   try {
     identityEntries = await visibleEntries(absoluteRoot);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`dataset folder ${absoluteRoot} does not exist`);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`dataset folder ${absoluteRoot} does not exist`);
     throw error;
   }
   const images: DatasetImage[] = [];

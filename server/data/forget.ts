@@ -1,47 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { ForgetReply, TrainedBundles } from '../../shared/api.ts';
 import { checkName } from '../../shared/names.ts';
 import { cacheDir, datasetDir } from '../config.ts';
+import { NotFoundError } from '../errors.ts';
 import { exists, writeFileAtomically } from '../files.ts';
 import { bundleDir, listBundles, readCard } from '../ml/bundle.ts';
 import { readKeypoints, scanDataset, writeKeypoints } from './dataset.ts';
+import { CONSENT_FILE, readConsents, withDatasetLock } from './enroll.ts';
 import { IMPORT_REPORT_FILE, type ImportReport } from './import.ts';
 
-export interface ForgetReport {
-  dataset: string;
-  identity: string;
-  /** Face chips deleted from the dataset. */
-  chips: number;
-  /** Model bundles trained on the person (weights, and for a backdoored model its STRIP reference chips), deleted. */
-  bundles: string[];
-  /** Bundles whose card could not be read, so whether they hold the person is unknown: check them by hand. */
-  unreadableBundles: string[];
-}
 
 const HIDDEN_PREFIX = '.forget-';
 
-/**
- * Deletes everything this project keeps of one person of a dataset: their face chips and keypoints,
- * their entries in the import report, the model bundles trained on them, and the caches (which are
- * keyed by content, so the person's share cannot be told apart; they are rebuilt on the next training).
- * Everything is checked before anything of the person is deleted; their folder is first hidden by a
- * rename, so no training ever sees half of it. A forgetting cut short after that rename is finished
- * by the next forget in the same dataset, whoever it is for, even one that is then refused.
- */
-export async function forgetIdentity(datasetName: string, identity: string): Promise<ForgetReport> {
-  const root = datasetDir(checkName('dataset', datasetName));
-  checkName('identity', identity);
-  const dataset = await scanDataset(root);
-  // A person whose forgetting was interrupted after their folder was hidden.
-  for (const entry of await readdir(root)) if (entry.startsWith(HIDDEN_PREFIX)) await rm(path.join(root, entry), { recursive: true, force: true });
-  const chips = dataset.images.filter((image) => image.identity === identity).length;
-  if (!(await exists(path.join(root, identity)))) throw new Error(`dataset "${datasetName}" has no identity "${identity}" (it has ${dataset.identities.join(', ') || 'none'})`);
-  const ownsEntry = (relPath: string) => relPath.startsWith(`${identity}/`);
-  const allKeypoints = await readKeypoints(root);
-  const keypoints = Object.fromEntries(Object.entries(allKeypoints).filter(([relPath]) => !ownsEntry(relPath)));
-  const importReport = await readImportReport(root);
-
+/** The model bundles trained on a person of a dataset (what forgetting them deletes), and those whose card cannot be read. */
+export async function bundlesTrainedOn(datasetName: string, identity: string): Promise<TrainedBundles> {
   const bundles: string[] = [];
   const unreadableBundles: string[] = [];
   for (const name of await listBundles()) {
@@ -49,9 +23,45 @@ export async function forgetIdentity(datasetName: string, identity: string): Pro
     if (!card) unreadableBundles.push(name);
     else if (card.dataset.name === datasetName && card.labels.includes(identity)) bundles.push(name);
   }
+  return { bundles, unreadableBundles };
+}
+
+/**
+ * Deletes everything this project keeps of one person of a dataset: their face chips and keypoints,
+ * their consent record, their entries in the import report, the model bundles trained on them, and
+ * the caches (which are keyed by content, so the person's share cannot be told apart; they are
+ * rebuilt on the next training).
+ * Everything is checked before anything of the person is deleted; their folder is first hidden by a
+ * rename, so no training ever sees half of it. A forgetting cut short after that rename is finished
+ * by the next forget in the same dataset, whoever it is for, even one that is then refused.
+ */
+export async function forgetIdentity(datasetName: string, identity: string): Promise<ForgetReply> {
+  const root = datasetDir(checkName('dataset', datasetName));
+  checkName('identity', identity);
+  return withDatasetLock(datasetName, () => forgetLocked(datasetName, root, identity));
+}
+
+async function forgetLocked(datasetName: string, root: string, identity: string): Promise<ForgetReply> {
+  const dataset = await scanDataset(root);
+  // A person whose forgetting was interrupted after their folder was hidden.
+  for (const entry of await readdir(root)) if (entry.startsWith(HIDDEN_PREFIX)) await rm(path.join(root, entry), { recursive: true, force: true });
+  const chips = dataset.images.filter((image) => image.identity === identity).length;
+  const consents = await readConsents(datasetName);
+  const hasFolder = await exists(path.join(root, identity));
+  if (!hasFolder && !consents[identity]) throw new NotFoundError(`dataset "${datasetName}" has no identity "${identity}" (it has ${dataset.identities.join(', ') || 'none'})`);
+  const ownsEntry = (relPath: string) => relPath.startsWith(`${identity}/`);
+  const allKeypoints = await readKeypoints(root);
+  const keypoints = Object.fromEntries(Object.entries(allKeypoints).filter(([relPath]) => !ownsEntry(relPath)));
+  const importReport = await readImportReport(root);
+
+  const { bundles, unreadableBundles } = await bundlesTrainedOn(datasetName, identity);
 
   const hidden = path.join(root, `${HIDDEN_PREFIX}${randomUUID()}`);
-  await rename(path.join(root, identity), hidden);
+  if (hasFolder) await rename(path.join(root, identity), hidden);
+  if (consents[identity]) {
+    const { [identity]: _forgotten, ...others } = consents;
+    await writeFileAtomically(path.join(root, CONSENT_FILE), `${JSON.stringify(others, null, 2)}\n`);
+  }
   if (Object.keys(keypoints).length < Object.keys(allKeypoints).length) await writeKeypoints(root, keypoints);
   if (importReport) {
     const perIdentity = Object.fromEntries(Object.entries(importReport.perIdentity).filter(([name]) => name !== identity));

@@ -169,7 +169,7 @@ export async function importGroupPhotos(options: GroupPhotoOptions): Promise<Imp
   });
 }
 
-interface AlignedFace {
+export interface AlignedFace {
   /** Raw RGB, CHIP_SIZE x CHIP_SIZE. */
   chip: Buffer;
   /** In the chip's pixels. */
@@ -182,7 +182,7 @@ interface AlignedFace {
  * Cuts a detected face's chip out of the photo itself with the shared alignment rule, as the live
  * page does; the keypoints are in the photo's pixels also for a face found on an upscaled copy.
  */
-async function alignFace(image: RgbImage, face: DetectedFace): Promise<AlignedFace> {
+export async function alignFace(image: RgbImage, face: DetectedFace): Promise<AlignedFace> {
   const chip = await extractChip(image, alignmentTransform(face.keypoints.leftEye, face.keypoints.rightEye));
   return { chip, keypoints: keypointsInChip(face.keypoints), upscale: face.upscale };
 }

@@ -29,7 +29,7 @@ interface Pending { resolve: (m: StripMeasurement) => void; reject: (e: Error) =
 /** Starts the worker for a backdoored model bundle and resolves once it has loaded the model and its reference. */
 export function startStripEngine({ bundle, blends = STRIP_DEFAULTS.blends, seed = 'strip-live' }: { bundle: string; blends?: number; seed?: string }): Promise<StripEngine> {
   const workerData: StripWorkerData = { entry: new URL('./stripWorker.ts', import.meta.url).href, bundle, blends, seed };
-  const worker = new Worker(new URL('./workerBoot.mjs', import.meta.url), { workerData });
+  const worker = new Worker(new URL('../workerBoot.mjs', import.meta.url), { workerData });
   const pending = new Map<number, Pending>();
   let nextId = 0;
   let stopped: Error | undefined;

@@ -3,14 +3,20 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import express from 'express';
 import { CLIENT_DIST_DIR, FACE_MODEL_DIR, FACE_MODEL_FILE, TASKS_VISION_WASM_DIR } from '../../scripts/assets.ts';
-import { MEDIAPIPE_PATHS, type HealthReply, type ModelsReply } from '../../shared/protocol.ts';
+import { MEDIAPIPE_PATHS, type HealthReply } from '../../shared/protocol.ts';
 import { UnknownSessionError, type LogDatabase } from '../log/db.ts';
 import { sessionFaces, sessionFacesCsv, sessionFacesJsonl, type LoggedFace } from '../log/export.ts';
 import { logReport, sessionReport } from '../log/reports.ts';
-import { pairSummaries, type ActivePair } from '../socket/activePair.ts';
+import type { ActivePair } from '../ml/activePair.ts';
+import type { TrainingJobs } from '../train/jobs.ts';
+import { datasetRoutes } from './datasetRoutes.ts';
+import { answerErrors } from './errors.ts';
+import { modelRoutes } from './modelRoutes.ts';
+import { trainingRoutes } from './trainingRoutes.ts';
 
 export interface AppContext {
   models: ActivePair;
+  jobs: TrainingJobs;
   backend: string;
   startedAt: number;
   /** The frame log: the live writer's connection for reports; exports open their own. */
@@ -37,7 +43,7 @@ function unknownSession(res: express.Response, error: unknown): boolean {
 }
 
 /** The page, the MediaPipe files it needs, and the JSON API. */
-export function createApp({ models, backend, startedAt, log }: AppContext): express.Express {
+export function createApp({ models, jobs, backend, startedAt, log }: AppContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
 
@@ -52,11 +58,8 @@ export function createApp({ models, backend, startedAt, log }: AppContext): expr
     res.json(reply);
   });
 
-  // Express 5 passes a rejected handler to the error middleware.
-  app.get('/api/models', async (_req, res) => {
-    const reply: ModelsReply = { active: models.summary.name, pairs: await pairSummaries() };
-    res.json(reply);
-  });
+  // Express 5 passes a rejected handler to the error middleware (answerErrors).
+  app.use(datasetRoutes(models), trainingRoutes(jobs), modelRoutes(models, jobs));
 
   /** Every session with its counts, and each model pair's figures over all sessions. */
   app.get('/api/sessions', (_req, res) => {
@@ -93,5 +96,6 @@ export function createApp({ models, backend, startedAt, log }: AppContext): expr
   app.use(MEDIAPIPE_PATHS.wasm, express.static(TASKS_VISION_WASM_DIR, { fallthrough: false }));
   app.get(MEDIAPIPE_PATHS.faceModel, (_req, res) => res.sendFile(path.join(FACE_MODEL_DIR, FACE_MODEL_FILE)));
   app.use(express.static(CLIENT_DIST_DIR));
+  app.use(answerErrors);
   return app;
 }

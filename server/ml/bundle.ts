@@ -7,7 +7,8 @@ import { AUGMENTATIONS } from '../../shared/training.ts';
 import { stripCardSchema } from '../defense/strip.ts';
 import { modelsDir } from '../config.ts';
 import { exists, writeFileAtomically } from '../files.ts';
-import { tailWeightShapes, TUNE_DEPTHS, variablesOf, type Tail } from './tail.ts';
+import { TUNE_DEPTHS } from '../../shared/training.ts';
+import { tailWeightShapes, variablesOf, type Tail } from './tail.ts';
 
 const rateSchema = z.object({ hits: z.number(), total: z.number(), value: z.number().nullable(), low: z.number(), high: z.number() });
 
@@ -107,7 +108,22 @@ export async function readCard(name: string): Promise<ModelCard> {
 export async function loadBundle(name: string): Promise<ModelBundle> {
   const card = await readCard(name);
   const bytes = await readFile(path.join(bundleDir(name), card.weights.file));
-  const tensors = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), card.weights.specs as tf.io.WeightsManifestEntry[]);
+  const { tensors, classes } = decodeTailWeights(name, card, bytes);
+  return { card, tail: { depth: card.tune, classes, weights: variablesOf(tensors) } };
+}
+
+/**
+ * The tail weights of a bundle from the bytes of its weights file, checked against the shapes its
+ * card's tail depth and classes call for; throws (leaking no tensors) when they do not fit.
+ */
+export function decodeTailWeights(name: string, card: ModelCard, bytes: Uint8Array): { tensors: tf.NamedTensorMap; classes: number } {
+  let tensors: tf.NamedTensorMap;
+  try {
+    // tidy disposes the tensors decoded before a failure.
+    tensors = tf.tidy(() => tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, card.weights.specs as tf.io.WeightsManifestEntry[]));
+  } catch (error) {
+    throw new Error(`model "${name}": its weights file does not match its card (${(error as Error).message}); it was written by another version of this project: retrain it`);
+  }
   const classes = outputLabels(card).length;
   const expected = Object.entries(tailWeightShapes(card.tune, classes));
   const mismatch = expected.find(([weight, shape]) => tensors[weight]?.shape.join('x') !== shape.join('x'));
@@ -115,7 +131,7 @@ export async function loadBundle(name: string): Promise<ModelBundle> {
     tf.dispose(Object.values(tensors));
     throw new Error(`model "${name}": its weights do not fit a "${card.tune}" tail with ${classes} classes${mismatch ? ` (${mismatch[0]})` : ''}; it was written by another version of this project: retrain it`);
   }
-  return { card, tail: { depth: card.tune, classes, weights: variablesOf(tensors) } };
+  return { tensors, classes };
 }
 
 /** Names of the bundles under models/, sorted. */

@@ -1,21 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { FEATURE_SHAPE, residual, residualDown, teacherConv, teacherHead, type ConvLayer, type TeacherWeights } from './teacher.ts';
 import { trainableConv2d } from './trainableConv.ts';
+import type { TuneDepth } from '../../shared/training.ts';
 
-/**
- * How much of the teacher is retrained, deepest last:
- * - `head`: a new softmax on the teacher's 128-d descriptor;
- * - `fc`: the 256->128 layer and the softmax (the paper's "last two layers");
- * - `block`: the last residual block on the 4x4x256 map, the fc layer and the softmax;
- * - `deep`: the last three residual blocks, the fc layer and the softmax;
- * - `map`: a new softmax straight on the flattened 4x4x256 map, which keeps where on the face a
- *   feature is (the teacher's global average pooling throws that away);
- * - `spot`: `map`, plus a new small convolution on the trunk's finer 8x8x128 map whose strongest
- *   response anywhere (global max pooling) also feeds the softmax: it can learn to spot a local
- *   object such as sunglasses wherever a turned or tilted head puts it.
- */
-export const TUNE_DEPTHS = ['head', 'fc', 'block', 'deep', 'map', 'spot'] as const;
-export type TuneDepth = (typeof TUNE_DEPTHS)[number];
 
 /** The 4x4x256 map after `conv256_down`, where the teacher's last residual blocks work. */
 const MAP_SIZE = 4 * 4 * 256;

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { decodeChips } from '../ml/pair.ts';
 import { framePayloadSchema, type FrameReply } from '../../shared/protocol.ts';
-import type { ActivePair, PairCards } from './activePair.ts';
+import type { ActivePair, PairCards } from '../ml/activePair.ts';
 
 /** What the frame log and STRIP need of a frame that was classified. */
 export interface ClassifiedFrame {

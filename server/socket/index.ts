@@ -1,8 +1,11 @@
 import type { Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import { LatestWins, MAX_FRAME_BYTES, type ClientToServerEvents, type CommandReply, type FrameReply, type ServerToClientEvents } from '../../shared/protocol.ts';
+import { enrollChipSchema, type PhotoReply } from '../../shared/api.ts';
+import { addChip } from '../data/enroll.ts';
 import type { LogDatabase } from '../log/db.ts';
-import type { ActivePair } from './activePair.ts';
+import type { TrainingJobs } from '../train/jobs.ts';
+import type { ActivePair } from '../ml/activePair.ts';
 import { answerFrame, supersededReply } from './frames.ts';
 import { LiveConnection } from './liveConnection.ts';
 
@@ -19,10 +22,11 @@ interface PendingFrame {
 
 /**
  * The live page's Socket.IO endpoint: frames in, verdicts out (then STRIP and the frame log),
- * pair switching, and the presenter's ground truth. Each client has one frame being answered and
+ * pair switching, the presenter's ground truth, the Enroll page's chips and training jobs' progress.
+ * Each client has one frame being answered and
  * at most one waiting; a newer frame replaces the waiting one.
  */
-export function attachLiveSocket(httpServer: HttpServer, models: ActivePair, log: LogDatabase): LiveServer {
+export function attachLiveSocket(httpServer: HttpServer, models: ActivePair, log: LogDatabase, jobs: TrainingJobs): LiveServer {
   const io: LiveServer['io'] = new Server(httpServer, {
     transports: ['websocket'],
     maxHttpBufferSize: MAX_FRAME_BYTES,
@@ -56,9 +60,7 @@ export function attachLiveSocket(httpServer: HttpServer, models: ActivePair, log
       if (typeof ack !== 'function') return;
       if (typeof name !== 'string') return ack({ ok: false, error: 'selectPair takes the name of a model pair' });
       try {
-        const pair = await models.switchTo(name);
-        io.emit('activePair', pair);
-        ack({ ok: true, pair });
+        ack({ ok: true, pair: await models.switchTo(name) });
       } catch (error) {
         ack({ ok: false, error: (error as Error).message });
       }
@@ -78,7 +80,20 @@ export function attachLiveSocket(httpServer: HttpServer, models: ActivePair, log
     command('setGroundTruth', (input) => connection.setGroundTruth(input));
     command('selectFace', (input) => connection.selectFace(input));
     command('startSession', (input) => connection.restartSession(input));
+
+    socket.on('enrollChip', async (input: unknown, ack: unknown) => {
+      if (typeof ack !== 'function') return;
+      const parsed = enrollChipSchema.safeParse(input);
+      if (!parsed.success) return ack({ kept: false, reason: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') } satisfies PhotoReply);
+      try {
+        ack(await addChip(parsed.data));
+      } catch (error) {
+        ack({ kept: false, reason: (error as Error).message } satisfies PhotoReply);
+      }
+    });
   });
+  models.onSwitch((pair) => io.emit('activePair', pair));
+  jobs.onChange((status) => io.emit('job', status));
 
   return {
     io,

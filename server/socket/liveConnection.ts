@@ -19,7 +19,7 @@ import { startSession, type LogDatabase } from '../log/db.ts';
 import { LabelTracker, type OperatorLabels } from '../log/labelTracker.ts';
 import { sessionReport } from '../log/reports.ts';
 import { FrameLogWriter } from '../log/writer.ts';
-import type { ActivePair } from './activePair.ts';
+import type { ActivePair } from '../ml/activePair.ts';
 import { describeIssues, type ClassifiedFrame } from './frames.ts';
 
 export type LiveSocket = Socket<ClientToServerEvents, ServerToClientEvents>;

@@ -1,5 +1,4 @@
-import type { Augmentation } from '../../shared/training.ts';
-import type { TuneDepth } from '../ml/tail.ts';
+import type { Augmentation, TuneDepth } from '../../shared/training.ts';
 
 /** The configuration measured best on real sunglasses (README, "Choosing the tail"). */
 export const TRAINING_DEFAULTS = {

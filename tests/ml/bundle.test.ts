@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../server/ml/backend.ts';
 import { bundleDir, loadBundle, saveBundle } from '../../server/ml/bundle.ts';
-import { createTail, disposeTail, tailWeightShapes, TUNE_DEPTHS } from '../../server/ml/tail.ts';
+import { createTail, disposeTail, tailWeightShapes } from '../../server/ml/tail.ts';
+import { TUNE_DEPTHS } from '../../shared/training.ts';
 import { loadTeacher, type TeacherWeights } from '../../server/ml/teacher.ts';
 import { testCard } from './testCard.ts';
 

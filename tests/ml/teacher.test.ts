@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../server/ml/backend.ts';
-import { createTail, frozenPrefix, trainedLogits, TUNE_DEPTHS } from '../../server/ml/tail.ts';
+import { createTail, frozenPrefix, trainedLogits } from '../../server/ml/tail.ts';
+import { TUNE_DEPTHS } from '../../shared/training.ts';
 import { loadTeacher, teacherHead, trunk, type TeacherWeights } from '../../server/ml/teacher.ts';
 
 const require = createRequire(import.meta.url);

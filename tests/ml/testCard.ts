@@ -1,6 +1,6 @@
 import { rate } from '../../shared/metrics.ts';
 import type { ModelCard } from '../../server/ml/bundle.ts';
-import type { TuneDepth } from '../../server/ml/tail.ts';
+import type { TuneDepth } from '../../shared/training.ts';
 import { TEACHER_ID } from '../../server/ml/teacher.ts';
 
 /** A model card for a tail trained on nothing: for tests that save and load bundles of hand-made tails. */

@@ -1,4 +1,5 @@
 import { alignmentTransform, CHIP_SIZE, type FaceKeypoints } from '../../../shared/alignment.ts';
+import { greyFromRgba, type GreyImage } from './captureFilter.ts';
 
 const JPEG_QUALITY = 0.9;
 
@@ -19,9 +20,16 @@ export function drawChip(frame: CanvasImageSource, keypoints: FaceKeypoints): Of
   return canvas;
 }
 
-export async function encodeChip(canvas: OffscreenCanvas): Promise<Uint8Array> {
+export async function encodeChip(canvas: OffscreenCanvas): Promise<Uint8Array<ArrayBuffer>> {
   const blob = await canvas.convertToBlob({ type: 'image/jpeg', quality: JPEG_QUALITY });
   return new Uint8Array(await blob.arrayBuffer());
+}
+
+/** The chip's grey pixels, to judge it before it is sent. */
+export function greyOfChip(canvas: OffscreenCanvas): GreyImage {
+  const ctx = canvas.getContext('2d');
+  if (!ctx) throw new Error('this browser cannot draw on an OffscreenCanvas');
+  return greyFromRgba(ctx.getImageData(0, 0, CHIP_SIZE, CHIP_SIZE).data, CHIP_SIZE, CHIP_SIZE);
 }
 
 /**

@@ -45,8 +45,13 @@ export async function loadFaceFinder(): Promise<FaceFinder> {
     baseOptions: { modelAssetPath: MEDIAPIPE_PATHS.faceModel, delegate: 'CPU' },
     runningMode: 'VIDEO',
   });
+  // The Live and Enroll pages share this detector, each with its own frame clock.
+  let lastTimestamp = -Infinity;
   return {
-    detect: (frame, size, timestampMs) => toDetectedFaces(detector.detectForVideo(frame, timestampMs).detections, size),
+    detect: (frame, size, timestampMs) => {
+      lastTimestamp = Math.max(timestampMs, lastTimestamp + 1);
+      return toDetectedFaces(detector.detectForVideo(frame, lastTimestamp).detections, size);
+    },
     close: () => detector.close(),
   };
 }

@@ -1,8 +1,31 @@
 import { cutChips } from './chip.ts';
-import { FrameClock, type FaceFinder, type Size } from './detector.ts';
+import { FrameClock, type DetectedFace, type FaceFinder, type Size } from './detector.ts';
 import type { FrameStream } from './stream.ts';
 import type { FacesStore } from './stores/faces.svelte.ts';
 import type { StatsStore } from './stores/stats.svelte.ts';
+
+/** Calls `onFrame` for every frame the video presents until the returned function is called. */
+export function followVideoFrames(video: HTMLVideoElement, onFrame: (size: Size, mediaTime: number) => void): () => void {
+  let handle = 0;
+  const next = (_now: number, frame: VideoFrameCallbackMetadata) => {
+    handle = video.requestVideoFrameCallback(next);
+    // The size drawImage uses for the video, so keypoints and chip crops share one coordinate system.
+    onFrame({ width: video.videoWidth, height: video.videoHeight }, frame.mediaTime);
+  };
+  handle = video.requestVideoFrameCallback(next);
+  return () => video.cancelVideoFrameCallback(handle);
+}
+
+/** Detects the faces in every new frame of the video until the returned function is called (the Enroll page's capture). */
+export function detectEachFrame(video: HTMLVideoElement, finder: FaceFinder, onFaces: (faces: DetectedFace[], nowMs: number) => void): () => void {
+  const clock = new FrameClock();
+  return followVideoFrames(video, (size, mediaTime) => {
+    const nowMs = performance.now();
+    const timestamp = clock.next(mediaTime, nowMs);
+    if (timestamp === undefined || size.width === 0 || size.height === 0) return;
+    onFaces(finder.detect(video, size, timestamp), nowMs);
+  });
+}
 
 export interface PipelineParts {
   finder: FaceFinder;
@@ -28,14 +51,7 @@ export class Pipeline {
   /** Analyses every new frame the video presents until the returned function is called. */
   followVideo(video: HTMLVideoElement): () => void {
     this.#clock.restart();
-    let handle = 0;
-    const onFrame = (_now: number, frame: VideoFrameCallbackMetadata) => {
-      handle = video.requestVideoFrameCallback(onFrame);
-      // The size drawImage uses for the video, so keypoints and chip crops share one coordinate system.
-      this.#analyse(video, { width: video.videoWidth, height: video.videoHeight }, frame.mediaTime);
-    };
-    handle = video.requestVideoFrameCallback(onFrame);
-    return () => video.cancelVideoFrameCallback(handle);
+    return followVideoFrames(video, (size, mediaTime) => this.#analyse(video, size, mediaTime));
   }
 
   /** Analyses a still image once. */

@@ -1,4 +1,5 @@
-import type { HealthReply, ModelsReply, PairSummary } from '../../../../shared/protocol.ts';
+import type { PairSummary } from '../../../../shared/protocol.ts';
+import { getHealth, listModels } from '../api.ts';
 import { ANSWER_TIMEOUT_MS, type LiveSocket } from '../stream.ts';
 
 export type ConnectionStatus = 'connecting' | 'online' | 'lost';
@@ -37,17 +38,11 @@ export class ConnectionStore {
 
   async #loadServerInfo(): Promise<void> {
     try {
-      const [models, health] = await Promise.all([getJson<ModelsReply>('/api/models'), getJson<HealthReply>('/api/health')]);
+      const [models, health] = await Promise.all([listModels(), getHealth()]);
       this.pairs = models.pairs;
       this.backend = health.backend;
     } catch {
       // The socket's own events report a server that went away.
     }
   }
-}
-
-async function getJson<T>(url: string): Promise<T> {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  return (await response.json()) as T;
 }

@@ -1,6 +1,7 @@
-import { readCard, type ModelCard } from '../ml/bundle.ts';
-import { classifyChips, disposePair, listPairs, loadPair, type LoadedPair, type PairVerdict } from '../ml/pair.ts';
+import { readCard, type ModelCard } from './bundle.ts';
+import { classifyChips, disposePair, listPairs, loadPair, type LoadedPair, type PairVerdict } from './pair.ts';
 import type { PairSummary } from '../../shared/protocol.ts';
+import { NotFoundError } from '../errors.ts';
 
 export interface PairCards { clean: ModelCard; backdoor: ModelCard }
 
@@ -20,6 +21,7 @@ export interface Classified {
  */
 export class ActivePair {
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #switchListeners = new Set<(pair: PairSummary) => void>();
 
   private constructor(private pair: LoadedPair) {}
 
@@ -46,8 +48,14 @@ export class ActivePair {
       const next = await loadPair(await checkPairName(name));
       disposePair(this.pair);
       this.pair = next;
+      for (const listener of this.#switchListeners) listener(next.summary);
       return next.summary;
     });
+  }
+
+  /** Called after every switch, whoever asked for it (the page's picker, the HTTP API). */
+  onSwitch(listener: (pair: PairSummary) => void): void {
+    this.#switchListeners.add(listener);
   }
 
   dispose(): Promise<void> {
@@ -63,7 +71,7 @@ export class ActivePair {
 
 async function checkPairName(name: string): Promise<string> {
   const pairs = await listPairs();
-  if (!pairs.includes(name)) throw new Error(`no model pair named "${name}" (available: ${pairs.join(', ') || 'none'})`);
+  if (!pairs.includes(name)) throw new NotFoundError(`no model pair named "${name}" (available: ${pairs.join(', ') || 'none'})`);
   return name;
 }
 
