@@ -1,20 +1,18 @@
-import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetDir, PROJECT_ROOT } from '../../server/config.ts';
 import { DEMO, samplePhotos } from '../../server/train/demoPair.ts';
 import type { FaceKeypoints, Point } from '../../shared/alignment.ts';
 import { useDemoWorkspace, type DemoWorkspace } from '../server/demoWorkspace.ts';
 import { startServerProcess, type ServerProcess } from '../server/serverProcess.ts';
+import { browserToolsPresent, CHROMIUM, withCameraPage } from './browser.ts';
 import { cameraScene, decodePhoto, FRAME, writeSlideshowY4m, writeY4m } from './fakeCamera.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const toolsPresent = existsSync(CHROMIUM) && spawnSync('ffmpeg', ['-version']).status === 0;
 
 /** sample6.jpg: four people facing the camera, enrolled in the demo pair; none of them is the target. */
 const PHOTO = samplePhotos()[5];
@@ -49,41 +47,9 @@ async function demoIdentitiesIn(photo: string): Promise<string[]> {
     .sort();
 }
 
-/** Opens the page in a fresh Chromium profile whose camera plays `y4m`; the page must load everything from our server. */
-async function withLivePage<T>(y4m: string, use: (page: Page) => Promise<T>): Promise<T> {
-  const profile = await mkdtemp(path.join(scratch, 'profile-'));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    viewport: { width: 1280, height: 800 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-video-capture=${y4m}`,
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-  try {
-    const page = browser.pages()[0] ?? (await browser.newPage());
-    const pageErrors: string[] = [];
-    const elsewhere: string[] = [];
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('request', (request) => {
-      if (!request.url().startsWith(`${server.url}/`) && !/^(data|blob):/.test(request.url())) elsewhere.push(request.url());
-    });
-    await page.goto(server.url);
-    const result = await use(page);
-    expect(pageErrors).toEqual([]);
-    expect(elsewhere, 'requests to other hosts (a CDN?)').toEqual([]);
-    return result;
-  } finally {
-    await browser.close();
-  }
+/** Opens the live page in a fresh Chromium whose camera plays `y4m`. */
+function withLivePage<T>(y4m: string, use: (page: Page) => Promise<T>): Promise<T> {
+  return withCameraPage({ serverUrl: server.url, y4m, profiles: scratch }, use);
 }
 
 async function facesOnPage(page: Page): Promise<FaceOnPage[]> {
@@ -175,7 +141,7 @@ function statusFigures(text: string) {
   return { framesPerSecond: figure(/(\d+)\s*frames\/s/), verdictsPerSecond: figure(/(\d+)\s*verdicts\/s/), roundTripMs: figure(/round trip\s*(\d+) ms/) };
 }
 
-describe.skipIf(!toolsPresent)(`live page in Chromium with a fake camera (needs ${CHROMIUM} and ffmpeg)`, () => {
+describe.skipIf(!browserToolsPresent)(`live page in Chromium with a fake camera (needs ${CHROMIUM} and ffmpeg)`, () => {
   beforeAll(async () => {
     workspace = await useDemoWorkspace();
     scratch = await mkdtemp(path.join(tmpdir(), 'live-e2e-'));
