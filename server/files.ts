@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { access, rename, writeFile } from 'node:fs/promises';
+import { access, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
 
 export async function exists(file: string): Promise<boolean> {
   return access(file).then(
@@ -14,4 +15,24 @@ export async function writeFileAtomically(file: string, content: string | Uint8A
   const partial = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${randomUUID()}`);
   await writeFile(partial, content);
   await rename(partial, file);
+}
+
+/** A JSON file checked against its schema, or `absent` when there is no such file; a message naming the file otherwise. */
+export async function readJsonFile<T>(file: string, schema: z.ZodType<T>, absent: T): Promise<T> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return absent;
+    throw error;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`${file} is not valid JSON`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new Error(`${file} is malformed: ${z.prettifyError(parsed.error)}`);
+  return parsed.data;
 }

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { FaceKeypoints, Point } from '../../shared/alignment.ts';
 import { checkName } from '../../shared/names.ts';
-import { writeFileAtomically } from '../files.ts';
+import { readJsonFile, writeFileAtomically } from '../files.ts';
 import { NotFoundError } from '../errors.ts';
 
 /**
@@ -138,24 +138,8 @@ const keypointsSchema = z.record(
 );
 
 /** The keypoints sidecar of a dataset; empty when it has none (faces imported without detection). */
-export async function readKeypoints(root: string): Promise<Record<string, FaceKeypoints>> {
-  const file = path.join(root, KEYPOINTS_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw error;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new Error(`${file} is not valid JSON`);
-  }
-  const parsed = keypointsSchema.safeParse(json);
-  if (!parsed.success) throw new Error(`${file} is malformed: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
+export function readKeypoints(root: string): Promise<Record<string, FaceKeypoints>> {
+  return readJsonFile(path.join(root, KEYPOINTS_FILE), keypointsSchema, {});
 }
 
 /** Writes the keypoints sidecar (keys sorted, hundredths of a pixel) through a temporary file, so readers never see half of it. */

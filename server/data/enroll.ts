@@ -9,7 +9,7 @@ import { consentSchema, type ArchiveReply, type Consent, type DatasetDetail, typ
 import { checkName } from '../../shared/names.ts';
 import { datasetDir, datasetsDir } from '../config.ts';
 import { InvalidRequestError, NotFoundError } from '../errors.ts';
-import { exists, writeFileAtomically } from '../files.ts';
+import { exists, readJsonFile, writeFileAtomically } from '../files.ts';
 import { conditions, IMAGE_EXTENSIONS, isImageFile, KEYPOINTS_FILE, readKeypoints, scanDataset, writeKeypoints } from './dataset.ts';
 import { detectFaces } from './detector.ts';
 import { encodeChip, readRgb } from './images.ts';
@@ -84,29 +84,15 @@ const consentsSchema = z.record(z.string(), consentSchema);
 /** Consent per identity of a dataset; empty when none was recorded (or the dataset does not exist). */
 export async function readConsents(dataset: string): Promise<Record<string, Consent>> {
   const file = path.join(datasetDir(requestName('dataset', dataset)), CONSENT_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw error;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new Error(`${file} is not valid JSON`);
-  }
-  const parsed = consentsSchema.safeParse(json);
-  if (!parsed.success) throw new Error(`${file} is malformed: ${z.prettifyError(parsed.error)}`);
-  for (const identity of Object.keys(parsed.data)) {
+  const consents = await readJsonFile(file, consentsSchema, {});
+  for (const identity of Object.keys(consents)) {
     try {
       checkName('identity', identity);
     } catch (error) {
       throw new Error(`${file}: ${(error as Error).message}`);
     }
   }
-  return parsed.data;
+  return consents;
 }
 
 /**
