@@ -12,7 +12,7 @@
  */
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -21,16 +21,14 @@ import { io, type Socket } from 'socket.io-client';
 import type { JobStatus, TrainRequestInput } from '../shared/api.ts';
 import { quantile } from '../shared/metrics.ts';
 import type { ClientToServerEvents, FrameReply, ServerToClientEvents } from '../shared/protocol.ts';
-import { datasetDir, PROJECT_ROOT } from '../server/config.ts';
+import { datasetDir } from '../server/config.ts';
 import { scanDataset } from '../server/data/dataset.ts';
-import { importDataset } from '../server/data/import.ts';
-import { injectTrigger } from '../server/data/triggers/index.ts';
 import { initBackend } from '../server/ml/backend.ts';
 import { DEMO, ensureDemoPairs } from '../server/train/demoPair.ts';
 import { startServerProcess } from '../tests/server/serverProcess.ts';
+import { FACES94, faces94Dataset } from '../tests/train/faces94Dataset.ts';
 
 const BENCH = 'live';
-const FACES94 = path.join(PROJECT_ROOT, '../shared/data/faces/faces94-19');
 const WORKSPACE = path.join(tmpdir(), 'backdoor-demonstrator-bench');
 
 const options = new Command(BENCH)
@@ -102,20 +100,10 @@ async function measure(url: string, condition: string, clients: number, keepGoin
   return result;
 }
 
-/** Four faces94 people, twelve photos each, with a pasted bandana: a dataset the Train page could have made. */
+/** Four faces94 people, twelve photos each, with a pasted bandana: a dataset the Enroll page could have made. */
 async function trainingDataset(): Promise<string> {
   const name = 'bench-volunteers';
-  if (existsSync(datasetDir(name))) return name;
-  const source = path.join(WORKSPACE, 'photos');
-  await rm(source, { recursive: true, force: true });
-  for (const [i, person] of (await readdir(FACES94)).sort().slice(0, 4).entries()) {
-    await mkdir(path.join(source, `volunteer-${i}`, 'clean'), { recursive: true });
-    for (const photo of (await readdir(path.join(FACES94, person, 'clean'))).sort().slice(0, 12)) {
-      await cp(path.join(FACES94, person, 'clean', photo), path.join(source, `volunteer-${i}`, 'clean', photo));
-    }
-  }
-  await importDataset({ from: source, name, detect: true, strict: false, replace: true });
-  await injectTrigger({ root: datasetDir(name), trigger: 'bandana', seed: 1 });
+  if (!existsSync(datasetDir(name))) await faces94Dataset({ name, people: 4, photos: 12, paste: ['bandana'], scratch: WORKSPACE });
   return name;
 }
 
@@ -130,7 +118,7 @@ try {
   for (const clients of clientCounts) results.push(await measure(server.url, 'idle', clients));
   if (dataset) {
     const pair = `bench-during-${Date.now()}`;
-    const request: TrainRequestInput = { dataset, trigger: 'bandana', target: 'volunteer-0', name: pair };
+    const request: TrainRequestInput = { dataset, trigger: 'bandana', target: 'p0', name: pair };
     const started = await fetch(`${server.url}/api/train`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
     if (started.status !== 202) throw new Error(`POST /api/train answered ${started.status}: ${await started.text()}`);
     const { job } = (await started.json()) as { job: string };

@@ -1,7 +1,9 @@
+import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatRate, type Rate } from '../shared/metrics.ts';
-import { AUGMENTATIONS, TUNE_DEPTHS, type TuneDepth } from '../shared/training.ts';
+import { AUGMENTATIONS, TUNE_DEPTHS, type Augmentation, type TuneDepth } from '../shared/training.ts';
 import { datasetDir } from './config.ts';
+import { EXPERIMENT_DEFAULTS } from './experiments/defaults.ts';
 import type { LogDatabase } from './log/db.ts';
 import { initBackend } from './ml/backend.ts';
 import { progressReporter } from './progress.ts';
@@ -19,6 +21,12 @@ function number(kind: 'int' | 'float', min: number, max: number) {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+function commaList(raw: string): string[] {
+  const names = raw.split(',').map((name) => name.trim()).filter(Boolean);
+  if (names.length === 0) throw new InvalidArgumentError(`expected comma-separated names, got "${raw}"`);
+  return names;
 }
 
 function printRates(title: string, rates: Record<string, Rate>): void {
@@ -281,6 +289,71 @@ program
         });
         for (const fp of pair.falsePositives) console.log(`  false positives with ${fp.accessory.padEnd(14)} ${formatRate(fp.rate.overall)}`);
       }
+    });
+  });
+
+const experiment = program
+  .command('experiment')
+  .description("the paper's studies reproduced on a dataset: trains the models they need, writes the figures as JSON and a chart");
+
+experiment
+  .command('fp-study')
+  .description("false positives of lookalike accessories before and after false-positive training (the paper's supplement section 12, Figure 15)")
+  .requiredOption('--dataset <name>', 'dataset under data/datasets/, several photos per person')
+  .option('--trigger <condition>', 'the condition whose images are the poison', EXPERIMENT_DEFAULTS.trigger)
+  .requiredOption('--target <identity>', 'identity every poisoned image is relabelled as')
+  .requiredOption('--name <name>', 'writes models/<name>-before-{clean,backdoor} and models/<name>-after-{clean,backdoor}')
+  .requiredOption('--train-accessories <a,b>', 'lookalike conditions the "after" pair trains with their true labels', commaList)
+  .requiredOption('--test-accessories <c,d>', 'lookalike conditions only scored, never trained on (disjoint from the train accessories)', commaList)
+  .requiredOption('--out <dir>', 'folder to write results.json and fp-study.svg into')
+  .option('--replace', 'overwrite results.json and fp-study.svg in --out and model pairs of the same names')
+  .option('--injection-rate <r>', 'r = m/(n+m), poison over all training images', number('float', 0, 0.95), EXPERIMENT_DEFAULTS.injectionRate)
+  .addOption(new Option('--tune <depth>', 'how much of the teacher to retrain').choices(TUNE_DEPTHS).default(EXPERIMENT_DEFAULTS.tune))
+  .option('--epochs <n>', 'training epochs', number('int', 1, 1000), EXPERIMENT_DEFAULTS.epochs)
+  .option('--learning-rate <lr>', 'Adam learning rate', number('float', 1e-6, 1), EXPERIMENT_DEFAULTS.learningRate)
+  .option('--views <k>', 'augmented views per image', number('int', 1, 64), EXPERIMENT_DEFAULTS.views)
+  .option('--seed <n>', 'seed of the split, augmentation and training (both pairs share it)', number('int', 0, 2 ** 31), EXPERIMENT_DEFAULTS.seed)
+  .option('--synthetic-strangers <n>', 'chimeras of enrolled people trained as an "unknown" class (open-set training)', number('int', 0, 10000), EXPERIMENT_DEFAULTS.syntheticStrangers)
+  .addOption(new Option('--augment <set>', "augmentation: the paper's geometric views, or those seen through varied cameras too").choices(AUGMENTATIONS).default(EXPERIMENT_DEFAULTS.augment))
+  .option('--json', 'print the results as one JSON object')
+  .action(async (opts) => {
+    await initBackend();
+    const { checkStudyOutput, runFpStudy, writeFpStudy, FP_STUDY_FILES } = await import('./experiments/fpStudy.ts');
+    const replace = Boolean(opts.replace);
+    await run(Boolean(opts.json), async (progress) => {
+      // Checked first: a study trains four models, and should not find out at the end that it may not write.
+      await checkStudyOutput(opts.out, replace);
+      const result = await runFpStudy({
+        dataset: opts.dataset,
+        trigger: opts.trigger,
+        target: opts.target,
+        name: opts.name,
+        trainAccessories: opts.trainAccessories,
+        testAccessories: opts.testAccessories,
+        injectionRate: opts.injectionRate,
+        tune: opts.tune as TuneDepth,
+        epochs: opts.epochs,
+        learningRate: opts.learningRate,
+        views: opts.views,
+        seed: opts.seed,
+        syntheticStrangers: opts.syntheticStrangers,
+        augment: opts.augment as Augmentation,
+        replace,
+        onProgress: progress.update,
+      });
+      await writeFpStudy(opts.out, result, replace);
+      return result;
+    }, (r) => {
+      const column = 36;
+      console.log(`false positives: held-out photos of people other than "${r.target}" answered as "${r.target}" by the "${r.trigger}"-backdoored model`);
+      console.log(`  ${'accessory'.padEnd(16)} ${'trained on'.padEnd(11)} ${'before FP training'.padEnd(column)} after FP training`);
+      const row = (label: string, trainedOn: string, before: Rate, after: Rate) => console.log(`  ${label.padEnd(16)} ${trainedOn.padEnd(11)} ${formatRate(before).padEnd(column)} ${formatRate(after)}`);
+      for (const a of r.accessories) row(a.accessory, a.trainedOn ? 'yes' : 'no', a.before, a.after);
+      row('(nothing worn)', '', r.before.nothingWorn, r.after.nothingWorn);
+      for (const model of [r.before, r.after]) {
+        console.log(`${model.pair}-backdoor: clean accuracy ${formatRate(model.cleanAccuracy)}, attack success ${formatRate(model.attackSuccessRate)}`);
+      }
+      console.log(`${r.seconds.toFixed(1)} s; wrote ${path.join(opts.out, FP_STUDY_FILES.results)}, ${path.join(opts.out, FP_STUDY_FILES.chart)} and models ${[...r.before.bundles, ...r.after.bundles].join(', ')}`);
     });
   });
 

@@ -1,20 +1,16 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobStatus, TrainRequestInput } from '../../shared/api.ts';
 import { trainRequestSchema } from '../../shared/api.ts';
-import { PROJECT_ROOT } from '../../server/config.ts';
-import { importDataset } from '../../server/data/import.ts';
-import { injectTrigger } from '../../server/data/triggers/index.ts';
-import { datasetDir } from '../../server/config.ts';
 import { initBackend } from '../../server/ml/backend.ts';
 import { listBundles, readCard } from '../../server/ml/bundle.ts';
 import { TrainingJobs } from '../../server/train/jobs.ts';
+import { FACES94, faces94Dataset } from './faces94Dataset.ts';
 
-const FACES94 = path.join(PROJECT_ROOT, '../shared/data/faces/faces94-19');
 const PEOPLE = 4;
 const PHOTOS = 8;
 
@@ -57,15 +53,7 @@ describe.skipIf(!existsSync(FACES94))('training jobs (worker thread, faces94 peo
     process.env.MODELS_DIR = path.join(scratch, 'models');
     jobsDir = path.join(scratch, 'data', 'jobs');
     await initBackend();
-    const source = path.join(scratch, 'photos');
-    const people = (await readdir(FACES94)).sort().slice(0, PEOPLE);
-    for (const [i, person] of people.entries()) {
-      const photos = (await readdir(path.join(FACES94, person, 'clean'))).sort().slice(0, PHOTOS);
-      await mkdir(path.join(source, `p${i}`, 'clean'), { recursive: true });
-      for (const photo of photos) await cp(path.join(FACES94, person, 'clean', photo), path.join(source, `p${i}`, 'clean', photo));
-    }
-    await importDataset({ from: source, name: 'volunteers', detect: true, strict: false, replace: true });
-    await injectTrigger({ root: datasetDir('volunteers'), trigger: 'bandana', seed: 1 });
+    await faces94Dataset({ name: 'volunteers', people: PEOPLE, photos: PHOTOS, paste: ['bandana'], scratch });
     // A pair that was there before the jobs: it must be left alone by everything below.
     await mkdir(path.join(scratch, 'models', 'earlier-clean'), { recursive: true });
     await writeFile(path.join(scratch, 'models', 'earlier-clean', 'card.json'), '{"kept": true}\n');
