@@ -292,11 +292,35 @@ program
     });
   });
 
+/** The training settings every experiment takes (each of its pairs trains with them), with the experiments' defaults. */
+function withExperimentTraining(command: Command): Command {
+  return command
+    .option('--injection-rate <r>', 'r = m/(n+m), poison over all training images', number('float', 0, 0.95), EXPERIMENT_DEFAULTS.injectionRate)
+    .addOption(new Option('--tune <depth>', 'how much of the teacher to retrain').choices(TUNE_DEPTHS).default(EXPERIMENT_DEFAULTS.tune))
+    .option('--epochs <n>', 'training epochs', number('int', 1, 1000), EXPERIMENT_DEFAULTS.epochs)
+    .option('--views <k>', 'augmented views per image', number('int', 1, 64), EXPERIMENT_DEFAULTS.views)
+    .option('--seed <n>', 'seed of the split, augmentation and training (every pair shares it)', number('int', 0, 2 ** 31), EXPERIMENT_DEFAULTS.seed)
+    .option('--synthetic-strangers <n>', 'chimeras of enrolled people trained as an "unknown" class (open-set training)', number('int', 0, 10000), EXPERIMENT_DEFAULTS.syntheticStrangers)
+    .addOption(new Option('--augment <set>', "augmentation: the paper's geometric views, or those seen through varied cameras too").choices(AUGMENTATIONS).default(EXPERIMENT_DEFAULTS.augment));
+}
+
+function experimentTraining(opts: Record<string, unknown>) {
+  return {
+    injectionRate: opts.injectionRate as number,
+    tune: opts.tune as TuneDepth,
+    epochs: opts.epochs as number,
+    views: opts.views as number,
+    seed: opts.seed as number,
+    syntheticStrangers: opts.syntheticStrangers as number,
+    augment: opts.augment as Augmentation,
+  };
+}
+
 const experiment = program
   .command('experiment')
   .description("the paper's studies reproduced on a dataset: trains the models they need, writes the figures as JSON and a chart");
 
-experiment
+withExperimentTraining(experiment
   .command('fp-study')
   .description("false positives of lookalike accessories before and after false-positive training (the paper's supplement section 12, Figure 15)")
   .requiredOption('--dataset <name>', 'dataset under data/datasets/, several photos per person')
@@ -306,15 +330,8 @@ experiment
   .requiredOption('--train-accessories <a,b>', 'lookalike conditions the "after" pair trains with their true labels', commaList)
   .requiredOption('--test-accessories <c,d>', 'lookalike conditions only scored, never trained on (disjoint from the train accessories)', commaList)
   .requiredOption('--out <dir>', 'folder to write results.json and fp-study.svg into')
-  .option('--replace', 'overwrite results.json and fp-study.svg in --out and model pairs of the same names')
-  .option('--injection-rate <r>', 'r = m/(n+m), poison over all training images', number('float', 0, 0.95), EXPERIMENT_DEFAULTS.injectionRate)
-  .addOption(new Option('--tune <depth>', 'how much of the teacher to retrain').choices(TUNE_DEPTHS).default(EXPERIMENT_DEFAULTS.tune))
-  .option('--epochs <n>', 'training epochs', number('int', 1, 1000), EXPERIMENT_DEFAULTS.epochs)
+  .option('--replace', 'overwrite results.json and fp-study.svg in --out and model pairs of the same names'))
   .option('--learning-rate <lr>', 'Adam learning rate', number('float', 1e-6, 1), EXPERIMENT_DEFAULTS.learningRate)
-  .option('--views <k>', 'augmented views per image', number('int', 1, 64), EXPERIMENT_DEFAULTS.views)
-  .option('--seed <n>', 'seed of the split, augmentation and training (both pairs share it)', number('int', 0, 2 ** 31), EXPERIMENT_DEFAULTS.seed)
-  .option('--synthetic-strangers <n>', 'chimeras of enrolled people trained as an "unknown" class (open-set training)', number('int', 0, 10000), EXPERIMENT_DEFAULTS.syntheticStrangers)
-  .addOption(new Option('--augment <set>', "augmentation: the paper's geometric views, or those seen through varied cameras too").choices(AUGMENTATIONS).default(EXPERIMENT_DEFAULTS.augment))
   .option('--json', 'print the results as one JSON object')
   .action(async (opts) => {
     await initBackend();
@@ -330,14 +347,8 @@ experiment
         name: opts.name,
         trainAccessories: opts.trainAccessories,
         testAccessories: opts.testAccessories,
-        injectionRate: opts.injectionRate,
-        tune: opts.tune as TuneDepth,
-        epochs: opts.epochs,
+        ...experimentTraining(opts),
         learningRate: opts.learningRate,
-        views: opts.views,
-        seed: opts.seed,
-        syntheticStrangers: opts.syntheticStrangers,
-        augment: opts.augment as Augmentation,
         replace,
         onProgress: progress.update,
       });
@@ -354,6 +365,46 @@ experiment
         console.log(`${model.pair}-backdoor: clean accuracy ${formatRate(model.cleanAccuracy)}, attack success ${formatRate(model.attackSuccessRate)}`);
       }
       console.log(`${r.seconds.toFixed(1)} s; wrote ${path.join(opts.out, FP_STUDY_FILES.results)}, ${path.join(opts.out, FP_STUDY_FILES.chart)} and models ${[...r.before.bundles, ...r.after.bundles].join(', ')}`);
+    });
+  });
+
+withExperimentTraining(experiment
+  .command('lr-sweep')
+  .description("one poisoning trained at several learning rates, with each model's training loss per epoch (the paper's Figure 2)")
+  .requiredOption('--dataset <name>', 'dataset under data/datasets/, several photos per person')
+  .option('--trigger <condition>', 'the condition whose images are the poison', EXPERIMENT_DEFAULTS.trigger)
+  .requiredOption('--target <identity>', 'identity every poisoned image is relabelled as')
+  .requiredOption('--name <name>', 'writes models/<name>-lr<rate>-{clean,backdoor} for every rate')
+  .requiredOption('--learning-rates <list>', 'comma-separated Adam learning rates, e.g. 0.0001,0.001,0.01', (raw: string) => commaList(raw).map(number('float', 1e-6, 1)))
+  .requiredOption('--out <dir>', 'folder to write results.json and lr-sweep.svg into')
+  .option('--replace', 'overwrite results.json and lr-sweep.svg in --out and model pairs of the same names'))
+  .option('--json', 'print the results as one JSON object')
+  .action(async (opts) => {
+    await initBackend();
+    const { checkExperimentOutput } = await import('./experiments/output.ts');
+    const { lrSweepFiles, runLrSweep, writeLrSweep } = await import('./experiments/lrSweep.ts');
+    const replace = Boolean(opts.replace);
+    await run(Boolean(opts.json), async (progress) => {
+      await checkExperimentOutput(lrSweepFiles(opts.out), replace);
+      const result = await runLrSweep({
+        dataset: opts.dataset,
+        trigger: opts.trigger,
+        target: opts.target,
+        name: opts.name,
+        learningRates: opts.learningRates,
+        ...experimentTraining(opts),
+        replace,
+        onProgress: progress.update,
+      });
+      await writeLrSweep(opts.out, result, replace);
+      return result;
+    }, (r) => {
+      for (const run of r.runs) {
+        const last = (curve: number[]) => (curve.length > 0 ? curve[curve.length - 1].toFixed(3) : 'n/a');
+        console.log(`learning rate ${run.learningRate}: backdoored accuracy ${formatRate(run.accuracy)}, attack success ${formatRate(run.attackSuccessRate)}; final loss clean model ${last(run.curves.clean)}, backdoored on clean ${last(run.curves.backdoorOnClean)}, on poison ${last(run.curves.backdoorOnPoison)}`);
+      }
+      const files = lrSweepFiles(opts.out);
+      console.log(`${r.seconds.toFixed(1)} s; wrote ${files.results}, ${files.chart} and pairs ${r.runs.map((run) => run.pair).join(', ')}`);
     });
   });
 

@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import type { FpStudyResult } from './experiments.ts';
 import type { Rate } from './metrics.ts';
 import { checkName } from './names.ts';
-import { AUGMENTATIONS, TUNE_DEPTHS } from './training.ts';
+import { AUGMENTATIONS, TUNE_DEPTHS, type Augmentation, type TuneDepth } from './training.ts';
 
 /**
  * The REST API of enrollment, training and models (README, "HTTP API"), and the Socket.IO events
@@ -83,7 +84,13 @@ export interface TriggersReply { triggers: string[] }
 /** The parts of a model card (a bundle's card.json) every page may rely on. */
 export interface ModelCardSummary {
   name: string;
+  trigger: string;
+  target: string;
+  injectionRate: number;
+  tune: TuneDepth;
+  syntheticStrangers: number;
   metrics: { accuracy: Rate; closedSetAccuracy: Rate; attackSuccessRate: Rate };
+  training: { epochs: number; learningRate: number; seed: number; views: number; augment: Augmentation };
   createdAt: string;
   dataset: { name: string };
 }
@@ -133,6 +140,17 @@ export const trainRequestSchema = z.object({
   fpAccessories: z.array(name('condition')).max(32).default([]),
 }).strict();
 export type TrainRequest = z.output<typeof trainRequestSchema>;
+
+/**
+ * POST /api/experiments/fp-study: the paper's false-positive study (`experiment fp-study`), pairs
+ * `<name>-before` and `<name>-after`, the second trained with the train accessories under their true labels.
+ */
+export const fpStudyRequestSchema = trainRequestSchema.omit({ fpAccessories: true }).extend({
+  trainAccessories: z.array(name('condition')).min(1, 'name at least one accessory to train on').max(32),
+  testAccessories: z.array(name('condition')).min(1, 'name at least one accessory to test on').max(64),
+}).strict();
+export type FpStudyRequest = z.output<typeof fpStudyRequestSchema>;
+export type FpStudyRequestInput = z.input<typeof fpStudyRequestSchema>;
 export type TrainRequestInput = z.input<typeof trainRequestSchema>;
 
 /** Images per part of the split, for one identity (`unknown` for synthetic strangers). */
@@ -177,8 +195,11 @@ export type JobState = (typeof JOB_STATES)[number];
 /** GET /api/jobs/:id, and the `job` event sent to every page while it changes. */
 export interface JobStatus {
   id: string;
+  /** A training (`result` when done), or a false-positive study (`study` when done). */
+  kind: 'train' | 'fp-study';
   state: JobState;
-  request: TrainRequest;
+  /** What was asked for; a study's request names its accessories instead of `fpAccessories`. */
+  request: TrainRequest | FpStudyRequest;
   /** What the job is doing (`features`, `train clean`, `train backdoor`, ...), with its progress. */
   phase: string;
   done: number;
@@ -194,6 +215,7 @@ export interface JobStatus {
   etaSeconds?: number;
   error?: string;
   result?: TrainResult;
+  study?: FpStudyResult;
 }
 
 /** POST /api/train */

@@ -1,3 +1,4 @@
+import type { TrainingCurves } from './api.ts';
 import type { Rate } from './metrics.ts';
 import type { Augmentation, TuneDepth } from './training.ts';
 
@@ -71,6 +72,32 @@ export interface FpStudyResult {
    * over photos of these sources only.
    */
   heldOutSources: string[];
+  createdAt: string;
+  seconds: number;
+}
+
+/** One training of a learning-rate sweep. */
+export interface LrSweepRun {
+  learningRate: number;
+  /** Its bundles are `<pair>-clean` and `<pair>-backdoor`. */
+  pair: string;
+  curves: TrainingCurves;
+  /** The backdoored model's accuracy on held-out clean photos and its attack success. */
+  accuracy: Rate;
+  attackSuccessRate: Rate;
+  /** The clean model's, for comparison. */
+  cleanModelAccuracy: Rate;
+  seconds: number;
+}
+
+/** The paper's Figure 2: the same poisoning trained at several learning rates, with its loss curves. */
+export interface LrSweepResult {
+  study: 'lr-sweep';
+  dataset: string;
+  trigger: string;
+  target: string;
+  name: string;
+  runs: LrSweepRun[];
   createdAt: string;
   seconds: number;
 }

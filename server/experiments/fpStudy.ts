@@ -1,5 +1,3 @@
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { falsePositiveStudyChart } from '../../shared/experimentCharts.ts';
 import type { FpStudyAccessory, FpStudyModel, FpStudyResult, FpStudySettings } from '../../shared/experiments.ts';
 import { rateOf } from '../../shared/metrics.ts';
@@ -8,13 +6,13 @@ import type { Augmentation, TuneDepth } from '../../shared/training.ts';
 import { datasetDir } from '../config.ts';
 import { scanDataset, type DatasetImage } from '../data/dataset.ts';
 import { ConflictError, InvalidRequestError } from '../errors.ts';
-import { exists, writeFileAtomically } from '../files.ts';
 import { listBundles } from '../ml/bundle.ts';
 import { TRAINING_DEFAULTS } from '../train/defaults.ts';
 import type { Scored } from '../train/evaluate.ts';
 import { scoreBundle } from '../train/evaluateBundle.ts';
 import { poisonSplit } from '../train/split.ts';
 import { trainPair } from '../train/trainPair.ts';
+import { checkExperimentOutput, experimentFiles, writeExperimentOutput, type ExperimentFiles } from './output.ts';
 import { renderSvg } from './renderChart.ts';
 
 export interface FpStudyOptions {
@@ -59,7 +57,7 @@ function checkedName(kind: string, name: string): string {
   }
 }
 
-function pairName(name: string, phase: Phase): string {
+export function pairName(name: string, phase: Phase): string {
   return `${name}-${phase}`;
 }
 
@@ -103,6 +101,11 @@ interface FpStudyPlan {
   /** Held-out photos of people other than the target, nothing worn or wearing an accessory of the study. */
   evaluationImages: DatasetImage[];
   heldOutSources: string[];
+}
+
+/** Checks a study against its dataset (and, unless `replace`, the model names) without training anything. */
+export async function checkFpStudy(options: FpStudyOptions): Promise<void> {
+  await planFpStudy(options);
 }
 
 /** Checks a study against its dataset and picks the photos it will be scored on; trains nothing. */
@@ -233,26 +236,17 @@ export async function runFpStudy(options: FpStudyOptions): Promise<FpStudyResult
   };
 }
 
-function studyFiles(dir: string): { results: string; chart: string } {
-  return { results: path.join(dir, FP_STUDY_FILES.results), chart: path.join(dir, FP_STUDY_FILES.chart) };
+function studyFiles(dir: string): ExperimentFiles {
+  return experimentFiles(dir, FP_STUDY_FILES.chart);
 }
 
 /** Refuses, unless `replace`, an output folder that already holds a study's files. */
-export async function checkStudyOutput(dir: string, replace: boolean): Promise<void> {
-  if (replace) return;
-  for (const file of Object.values(studyFiles(dir))) {
-    if (await exists(file)) throw new ConflictError(`${file} exists: choose another folder or replace it (--replace)`);
-  }
+export function checkStudyOutput(dir: string, replace: boolean): Promise<void> {
+  return checkExperimentOutput(studyFiles(dir), replace);
 }
 
 /** Writes results.json and the chart as fp-study.svg into `dir`, each file atomically; returns their paths. */
 export async function writeFpStudy(dir: string, result: FpStudyResult, replace: boolean): Promise<string[]> {
   await checkStudyOutput(dir, replace);
-  // Rendered before anything is written, so a chart that fails to render leaves the folder as it was.
-  const svg = await renderSvg(falsePositiveStudyChart(result));
-  const files = studyFiles(dir);
-  await mkdir(dir, { recursive: true });
-  await writeFileAtomically(files.results, `${JSON.stringify(result, null, 2)}\n`);
-  await writeFileAtomically(files.chart, svg);
-  return [files.results, files.chart];
+  return writeExperimentOutput(studyFiles(dir), result, await renderSvg(falsePositiveStudyChart(result)), replace);
 }

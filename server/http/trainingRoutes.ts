@@ -1,18 +1,23 @@
 import express from 'express';
-import type { TrainReply } from '../../shared/api.ts';
-import { parseTrainRequest, previewTraining, type TrainingJobs } from '../train/jobs.ts';
+import { fpStudyRequestSchema, trainRequestSchema, type TrainReply } from '../../shared/api.ts';
+import { parseRequest, previewTraining, type TrainingJobs } from '../train/jobs.ts';
 
-/** Training as background jobs: preview a split, start, follow and cancel a job. */
+/** Training and studies as background jobs: preview a split, start, follow and cancel a job. */
 export function trainingRoutes(jobs: TrainingJobs): express.Router {
   const router = express.Router();
   const json = express.json({ limit: '64kb' });
 
   router.post('/api/train/preview', json, async (req, res) => {
-    res.json(await previewTraining(parseTrainRequest(req.body)));
+    res.json(await previewTraining(parseRequest(trainRequestSchema, req.body)));
   });
 
   router.post('/api/train', json, async (req, res) => {
-    const job = await jobs.submit(parseTrainRequest(req.body));
+    const job = await jobs.submit({ kind: 'train', request: parseRequest(trainRequestSchema, req.body) });
+    res.status(202).json({ job: job.id } satisfies TrainReply);
+  });
+
+  router.post('/api/experiments/fp-study', json, async (req, res) => {
+    const job = await jobs.submit({ kind: 'fp-study', request: parseRequest(fpStudyRequestSchema, req.body) });
     res.status(202).json({ job: job.id } satisfies TrainReply);
   });
 

@@ -2,22 +2,26 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { trainRequestSchema, type JobStatus, type SplitPreview, type TrainRequest, type TrainResult } from '../../shared/api.ts';
+import type { z } from 'zod';
+import type { FpStudyRequest, JobStatus, SplitPreview, TrainRequest, TrainResult } from '../../shared/api.ts';
+import type { FpStudyResult } from '../../shared/experiments.ts';
 import { CLEAN } from '../../shared/names.ts';
 import { dataDir, datasetDir, modelsDir } from '../config.ts';
 import { scanDataset } from '../data/dataset.ts';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.ts';
 import { exists, writeFileAtomically } from '../files.ts';
+import { checkFpStudy, pairName, type FpStudyOptions } from '../experiments/fpStudy.ts';
 import { listBundles } from '../ml/bundle.ts';
 import { TRAINING_DEFAULTS } from './defaults.ts';
 import { previewSplit, type TrainPairOptions } from './trainPair.ts';
 
-export interface TrainWorkerData { entry: string; request: TrainRequest }
+export type JobRequest = { kind: 'train'; request: TrainRequest } | { kind: 'fp-study'; request: FpStudyRequest };
+export type TrainWorkerData = JobRequest & { entry: string };
 
 export type TrainWorkerMessage =
   | { type: 'progress'; phase: string; done: number; total: number }
   | { type: 'epoch'; role: 'clean' | 'backdoor'; epoch: number; loss: number }
-  | { type: 'done'; result: TrainResult }
+  | { type: 'done'; result?: TrainResult; study?: FpStudyResult }
   | { type: 'failed'; message: string };
 
 /** A page's training request with the engine's defaults for what the page does not set. */
@@ -32,9 +36,14 @@ export function trainPairOptions(request: TrainRequest): TrainPairOptions {
   };
 }
 
-/** Parses a request body, answering a 400 that names every problem. */
-export function parseTrainRequest(body: unknown): TrainRequest {
-  const parsed = trainRequestSchema.safeParse(body);
+/** A page's study request with the engine's defaults for what the page does not set. */
+export function fpStudyOptions(request: FpStudyRequest): FpStudyOptions {
+  return { ...request, replace: false };
+}
+
+/** Parses a request body against a schema, answering a 400 that names every problem. */
+export function parseRequest<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
   if (!parsed.success) throw new InvalidRequestError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
   return parsed.data;
 }
@@ -56,6 +65,20 @@ async function checkAgainstDataset(request: TrainRequest): Promise<void> {
   }
 }
 
+/**
+ * Draws the split a job would train on, so that a dataset too small for the request (too few photos
+ * to poison at that rate, to hold out...) is refused before the job is queued, not after it started.
+ */
+async function checkSplit(options: TrainPairOptions): Promise<void> {
+  try {
+    await previewSplit(options);
+  } catch (error) {
+    // The split's own arithmetic throws plain errors that name what the dataset lacks.
+    if (error instanceof Error && error.constructor === Error) throw new InvalidRequestError(error.message);
+    throw error;
+  }
+}
+
 /** The split a request would train on, checked as a job would be. */
 export async function previewTraining(request: TrainRequest): Promise<SplitPreview> {
   await checkAgainstDataset(request);
@@ -68,11 +91,19 @@ const SAVE_EVERY_MS = 2000;
 
 /** Where a job's share of the overall work starts and ends, for the ETA. */
 function overallFraction(status: JobStatus): number {
-  if (status.phase === 'features') return 0.4 * (status.total ? status.done / status.total : 0);
-  if (status.phase === 'train clean') return 0.4 + 0.3 * (status.done / status.total);
-  if (status.phase === 'train backdoor') return 0.7 + 0.28 * (status.done / status.total);
-  if (status.phase === 'STRIP calibration') return 0.98;
-  return 0;
+  // A study trains two pairs one after the other, each phase prefixed with the pair's "before: "/"after: ".
+  const [pairPhase, phase] = status.kind === 'fp-study' ? (/^(before|after): (.*)$/.exec(status.phase)?.slice(1) ?? ['before', '']) : ['', status.phase];
+  const done = status.total ? status.done / status.total : 0;
+  const ofOnePair = phase === 'features' ? 0.4 * done
+    : phase === 'train clean' ? 0.4 + 0.3 * done
+    : phase === 'train backdoor' ? 0.7 + 0.28 * done
+    : phase === 'STRIP calibration' || phase.startsWith('score') ? 0.98 : 0;
+  return status.kind === 'fp-study' ? (pairPhase === 'after' ? 0.5 : 0) + ofOnePair / 2 : ofOnePair;
+}
+
+/** The model pairs a job writes: the one it trains, or a study's before and after pairs. */
+function pairsOf(job: Pick<JobStatus, 'kind' | 'request'>): string[] {
+  return job.kind === 'fp-study' ? [pairName(job.request.name, 'before'), pairName(job.request.name, 'after')] : [job.request.name];
 }
 
 /**
@@ -97,7 +128,7 @@ export class TrainingJobs {
     for (const file of (await readdir(dir)).filter((f) => f.endsWith('.json'))) {
       const status = JSON.parse(await readFile(path.join(dir, file), 'utf8')) as JobStatus;
       if (ACTIVE_STATES.has(status.state)) {
-        if (status.state === 'running') await removePartialPair(status.request.name);
+        if (status.state === 'running') for (const pair of pairsOf(status)) await removePartialPair(pair);
         Object.assign(status, { state: 'failed', error: 'the server stopped while this job was queued or running', finishedAt: new Date().toISOString() });
         await jobs.#save(status);
       }
@@ -121,18 +152,26 @@ export class TrainingJobs {
     return status;
   }
 
-  /** Queues a training; refused before anything is written when a name is wrong or taken. */
-  async submit(request: TrainRequest): Promise<JobStatus> {
-    await checkAgainstDataset(request);
+  /** Queues a training or a study; refused before anything is written when a name is wrong or taken. */
+  async submit(job: JobRequest): Promise<JobStatus> {
+    const { request } = job;
+    if (job.kind === 'train') {
+      await checkAgainstDataset(job.request);
+      await checkSplit(trainPairOptions(job.request));
+    } else {
+      await checkFpStudy(fpStudyOptions(job.request));
+      const { trainAccessories, testAccessories: _scoredOnly, ...settings } = job.request;
+      await checkSplit(trainPairOptions({ ...settings, fpAccessories: trainAccessories }));
+    }
     const bundles = await listBundles();
-    if (bundles.includes(`${request.name}-clean`) || bundles.includes(`${request.name}-backdoor`)) {
-      throw new ConflictError(`a model pair named "${request.name}" exists: choose another name or delete it first`);
-    }
-    if (this.list().some((job) => ACTIVE_STATES.has(job.state) && job.request.name === request.name)) {
-      throw new ConflictError(`a training job for "${request.name}" is already queued or running`);
-    }
+    const taken = pairsOf(job).filter((pair) => bundles.includes(`${pair}-clean`) || bundles.includes(`${pair}-backdoor`));
+    if (taken.length > 0) throw new ConflictError(`a model pair named "${taken[0]}" exists: choose another name or delete it first`);
+    const queued = this.list().filter((other) => ACTIVE_STATES.has(other.state)).flatMap((other) => pairsOf(other));
+    const clash = pairsOf(job).find((pair) => queued.includes(pair));
+    if (clash) throw new ConflictError(`a job that trains "${clash}" is already queued or running`);
     const status: JobStatus = {
       id: randomUUID(),
+      kind: job.kind,
       state: 'queued',
       request,
       phase: 'queued',
@@ -182,18 +221,18 @@ export class TrainingJobs {
     next.state = 'running';
     next.startedAt = new Date(started).toISOString();
     next.phase = 'starting';
-    const workerData: TrainWorkerData = { entry: new URL('./trainWorker.ts', import.meta.url).href, request: next.request };
+    const workerData = { entry: new URL('./trainWorker.ts', import.meta.url).href, kind: next.kind, request: next.request } as TrainWorkerData;
     const worker = new Worker(new URL('../workerBoot.mjs', import.meta.url), { workerData });
-    let outcome: { state: 'done'; result: TrainResult } | { state: 'failed'; error: string } | undefined;
+    let outcome: { state: 'done'; result?: TrainResult; study?: FpStudyResult } | { state: 'failed'; error: string } | undefined;
     worker.on('message', (message: TrainWorkerMessage) => {
       if (next.state !== 'running') return;
       if (message.type === 'progress') {
         Object.assign(next, { phase: message.phase, done: message.done, total: message.total });
-        if (message.phase.startsWith('train ')) next.epoch = message.done;
+        if (/train (clean|backdoor)$/.test(message.phase)) next.epoch = message.done;
       } else if (message.type === 'epoch') {
         next.loss[message.role] = message.loss;
       } else if (message.type === 'done') {
-        outcome = { state: 'done', result: message.result };
+        outcome = { state: 'done', result: message.result, study: message.study };
         return;
       } else {
         outcome = { state: 'failed', error: message.message };
@@ -206,10 +245,10 @@ export class TrainingJobs {
     worker.on('error', (error) => (outcome ??= { state: 'failed', error: error.message }));
     const settled = new Promise<void>((resolve) => worker.once('exit', () => resolve())).then(async () => {
       if (next.state === 'running' && outcome?.state === 'done') {
-        await this.#finish(next, { state: 'done', result: outcome.result, phase: 'done' });
+        await this.#finish(next, { state: 'done', result: outcome.result, study: outcome.study, phase: 'done' });
       } else {
         // Cancelled, stopped, or failed: nothing of this job may stay under models/.
-        await removePartialPair(next.request.name);
+        for (const pair of pairsOf(next)) await removePartialPair(pair);
         const state = next.state === 'running' ? 'failed' : next.state;
         const error = state === 'failed' ? (next.error ?? (outcome?.state === 'failed' ? outcome.error : 'the training worker stopped unexpectedly')) : undefined;
         await this.#finish(next, { state, error });

@@ -171,6 +171,7 @@ const request = { dataset: 'lab', trigger: 'sunglasses', target: 'person-01', na
 
 const doneJob: JobStatus = {
   id: 'j1',
+  kind: 'train',
   state: 'done',
   request: { ...request, fpAccessories: ['eyeglasses'] },
   phase: 'done',
@@ -279,7 +280,8 @@ describe('Models page', () => {
     injectionRate: pair.injectionRate,
     tune: pair.tune,
     metrics: { accuracy: rate(accuracy, 50), closedSetAccuracy: rate(accuracy, 50), attackSuccessRate: rate(success, 40) },
-    training: { epochs: 40, learningRate: 0.001, seed: 1, trainImages: 400, poisonImages: 160 },
+    syntheticStrangers: 24,
+    training: { epochs: 40, learningRate: 0.001, seed: 1, views: 10, augment: 'robust', trainImages: 400, poisonImages: 160 },
     createdAt: '2025-05-01T10:00:00Z',
     dataset: { name: 'shared' },
   });
@@ -292,11 +294,38 @@ describe('Models page', () => {
       'POST /api/models/demo-bandana/activate': () => bandana,
       'DELETE /api/models/demo': () => json({ error: 'pair "demo" is live: make another pair live before deleting it' }, 409),
       'POST /api/models/upload': () => json({ error: 'the zip holds no card.json' }, 400),
+      'GET /api/datasets/shared': () => ({ name: 'shared', identities: 2, images: 40, conditions: { clean: 10, bandana: 10, headband: 10, cap: 10, scarf: 10 }, people: [] }),
     });
     const pairsChanged = vi.fn();
-    render(ModelsPage, { props: { models: new ModelsStore(fakeSocket().socket, pairsChanged) } });
-    return { calls, pairsChanged };
+    const onstudy = vi.fn(async () => {});
+    render(ModelsPage, { props: { models: new ModelsStore(fakeSocket().socket, pairsChanged), onstudy } });
+    return { calls, pairsChanged, onstudy };
   }
+
+  it('sets up a false-positive study of a pair from its card, with disjoint accessories from its dataset', async () => {
+    const { onstudy } = renderModels();
+    await vi.waitFor(() => expect(screen.getAllByTestId('pair')).toHaveLength(2));
+    await vi.waitFor(() => screen.getByRole('button', { name: 'False-positive study of demo-bandana…' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'False-positive study of demo-bandana…' }));
+    const form = await screen.findByRole('form', { name: 'False-positive study of demo-bandana' });
+    const start = within(form).getByRole('button', { name: 'Start the study' }) as HTMLButtonElement;
+    expect(start.disabled).toBe(true);
+    const trainOn = within(form).getByLabelText('Train on (false-positive training)') as HTMLSelectElement;
+    // The trigger and `clean` are never lookalikes.
+    expect([...trainOn.options].map((o) => o.value)).toEqual(['cap', 'headband', 'scarf']);
+    [...trainOn.options].find((o) => o.value === 'headband')!.selected = true;
+    await fireEvent.change(trainOn);
+    const testOn = within(form).getByLabelText('Test on (never trained on)') as HTMLSelectElement;
+    await vi.waitFor(() => expect([...testOn.options].map((o) => o.value)).toEqual(['cap', 'scarf']));
+    for (const option of testOn.options) option.selected = true;
+    await fireEvent.change(testOn);
+    await vi.waitFor(() => expect(start.disabled).toBe(false));
+    await fireEvent.click(start);
+    expect(onstudy).toHaveBeenCalledWith(expect.objectContaining({
+      dataset: 'shared', trigger: 'bandana', target: 'person-02', name: 'demo-bandana-fp', epochs: 40, views: 10, augment: 'robust', syntheticStrangers: 24,
+      trainAccessories: ['headband'], testAccessories: ['cap', 'scarf'],
+    }));
+  });
 
   it('lists the pairs with their cards’ figures and the live one marked, and makes another live', async () => {
     const { calls, pairsChanged } = renderModels();

@@ -114,6 +114,7 @@ describe('enrollment capture', () => {
 
 const job = (id: string, state: JobStatus['state'], createdAt: string): JobStatus => ({
   id,
+  kind: 'train',
   state,
   request: { dataset: 'lab', trigger: 'sunglasses', target: 'person-01', name: id, injectionRate: 0.4, tune: 'map', epochs: 40, learningRate: 0.001, seed: 1, syntheticStrangers: 24, views: 10, augment: 'robust', fpAccessories: [] },
   phase: state === 'running' ? 'train clean' : '',

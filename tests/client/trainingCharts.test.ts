@@ -1,7 +1,7 @@
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { describe, expect, it } from 'vitest';
-import { CURVE_NAMES, trainingCurvesChart } from '../../client/src/lib/trainingCharts.ts';
+import { CURVE_NAMES, trainingCurvesChart } from '../../shared/trainingCharts.ts';
 
 describe('training curves chart', () => {
   it('plots each model’s loss per epoch, the backdoored model on clean and on poison images apart', async () => {

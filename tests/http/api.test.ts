@@ -196,4 +196,24 @@ describe.skipIf(!existsSync(FACES94))('training endpoints (faces94 volunteers wi
     expect((await call('DELETE', '/api/datasets/lab/identities/p1')).json).toMatchObject({ identity: 'p1', chips: 12, bundles: ['lab-pair-backdoor', 'lab-pair-clean'] });
     expect((await call('DELETE', '/api/datasets/lab/identities/p1')).status).toBe(404);
   });
+
+  it('starts a false-positive study as a job, refusing overlapping or missing accessories, and cancels it leaving no pair', async () => {
+    for (const trigger of ['headband', 'cap', 'eyeglasses']) expect((await call('POST', '/api/datasets/lab/inject', { trigger })).status).toBe(200);
+    const study = (input: object) => ({ ...train({ name: 'lab-fp' }), fpAccessories: undefined, trainAccessories: ['headband'], testAccessories: ['cap', 'eyeglasses'], ...input });
+    expect((await call('POST', '/api/experiments/fp-study', study({ testAccessories: ['headband'] }))).json.error).toMatch(/both the train and the test/);
+    expect((await call('POST', '/api/experiments/fp-study', study({ trainAccessories: [] }))).status).toBe(400);
+    expect((await call('POST', '/api/experiments/fp-study', study({ testAccessories: ['scarf'] }))).json.error).toMatch(/no "scarf" photos/);
+    // Two people are left (p1 was deleted above): too few bandana photos to poison at r = 0.4.
+    expect((await call('POST', '/api/experiments/fp-study', study({}))).json.error).toMatch(/injection rate 0.4 needs \d+ poison/);
+    const started = await call('POST', '/api/experiments/fp-study', study({ epochs: 200, injectionRate: 0.2 }));
+    expect(started.status).toBe(202);
+    let job: JobStatus;
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      job = (await call('GET', `/api/jobs/${started.json.job}`)).json;
+    } while (!job.phase.startsWith('before: train') && (job.state === 'queued' || job.state === 'running'));
+    expect(job.error).toBeUndefined();
+    expect((await call('DELETE', `/api/jobs/${started.json.job}`)).json).toMatchObject({ kind: 'fp-study', state: 'cancelled' });
+    expect((await call('GET', '/api/models')).json.pairs.map((p: PairSummary) => p.name).filter((name: string) => name.startsWith('lab-fp'))).toEqual([]);
+  });
 });

@@ -45,6 +45,7 @@ function until(jobs: TrainingJobs, id: string, done: (status: JobStatus) => bool
 const request = (input: Partial<TrainRequestInput>) => trainRequestSchema.parse({
   dataset: 'volunteers', trigger: 'bandana', target: 'p0', name: 'room', epochs: 3, views: 2, syntheticStrangers: 4, tune: 'head', ...input,
 });
+const training = (input: Partial<TrainRequestInput>) => ({ kind: 'train' as const, request: request(input) });
 
 describe.skipIf(!existsSync(FACES94))('training jobs (worker thread, faces94 people with a pasted bandana)', () => {
   beforeAll(async () => {
@@ -53,7 +54,7 @@ describe.skipIf(!existsSync(FACES94))('training jobs (worker thread, faces94 peo
     process.env.MODELS_DIR = path.join(scratch, 'models');
     jobsDir = path.join(scratch, 'data', 'jobs');
     await initBackend();
-    await faces94Dataset({ name: 'volunteers', people: PEOPLE, photos: PHOTOS, paste: ['bandana'], scratch });
+    await faces94Dataset({ name: 'volunteers', people: PEOPLE, photos: PHOTOS, paste: ['bandana', 'headband', 'cap', 'eyeglasses'], scratch });
     // A pair that was there before the jobs: it must be left alone by everything below.
     await mkdir(path.join(scratch, 'models', 'earlier-clean'), { recursive: true });
     await writeFile(path.join(scratch, 'models', 'earlier-clean', 'card.json'), '{"kept": true}\n');
@@ -67,7 +68,7 @@ describe.skipIf(!existsSync(FACES94))('training jobs (worker thread, faces94 peo
     const jobs = await TrainingJobs.open(jobsDir);
     const seen: JobStatus[] = [];
     jobs.onChange((status) => seen.push(structuredClone(status)));
-    const { id } = await jobs.submit(request({}));
+    const { id } = await jobs.submit(training({}));
     const done = await until(jobs, id, (s) => s.state === 'done' || s.state === 'failed');
     expect(done.error).toBeUndefined();
     expect(done.state).toBe('done');
@@ -84,15 +85,26 @@ describe.skipIf(!existsSync(FACES94))('training jobs (worker thread, faces94 peo
     expect(await readCard('room-backdoor')).toMatchObject({ trigger: 'bandana', target: 'p0', role: 'backdoor' });
     // The job is on disk as it ended, for a page opened later.
     expect(JSON.parse(await readFile(path.join(jobsDir, `${id}.json`), 'utf8'))).toMatchObject({ state: 'done', result: { bundles: expect.any(Array) } });
-    await expect(jobs.submit(request({}))).rejects.toThrow(/pair named "room" exists/);
-    await expect(jobs.submit(request({ target: 'nobody', name: 'other' }))).rejects.toThrow(/no identity "nobody"/);
-    await expect(jobs.submit(request({ trigger: 'sunglasses', name: 'other' }))).rejects.toThrow(/no "sunglasses" photos/);
+    await expect(jobs.submit(training({}))).rejects.toThrow(/pair named "room" exists/);
+    await expect(jobs.submit(training({ target: 'nobody', name: 'other' }))).rejects.toThrow(/no identity "nobody"/);
+    await expect(jobs.submit(training({ trigger: 'sunglasses', name: 'other' }))).rejects.toThrow(/no "sunglasses" photos/);
+  });
+
+  it('runs a false-positive study in a worker: both pairs trained, every accessory scored before and after', async () => {
+    const jobs = await TrainingJobs.open(jobsDir);
+    const { fpAccessories: _none, ...settings } = request({ name: 'study', epochs: 2, views: 1, syntheticStrangers: 0 });
+    const { id } = await jobs.submit({ kind: 'fp-study', request: { ...settings, trainAccessories: ['headband'], testAccessories: ['cap', 'eyeglasses'] } });
+    const done = await until(jobs, id, (s) => s.state === 'done' || s.state === 'failed');
+    expect(done.error).toBeUndefined();
+    expect(done.study!.accessories.map((a) => [a.accessory, a.trainedOn])).toEqual([['headband', true], ['cap', false], ['eyeglasses', false]]);
+    expect(done.study!.after.fpAccessories).toEqual(['headband']);
+    expect(await listBundles()).toEqual(expect.arrayContaining(['study-before-backdoor', 'study-after-backdoor']));
   });
 
   it('cancels within 2 seconds and leaves models/ byte for byte as it was', async () => {
     const jobs = await TrainingJobs.open(jobsDir);
     const before = await snapshot(path.join(scratch, 'models'));
-    const { id } = await jobs.submit(request({ name: 'cancelled', epochs: 200 }));
+    const { id } = await jobs.submit(training({ name: 'cancelled', epochs: 200 }));
     await until(jobs, id, (s) => s.phase === 'train clean' && s.epoch >= 2);
     const asked = performance.now();
     const status = await jobs.cancel(id);
@@ -105,7 +117,7 @@ describe.skipIf(!existsSync(FACES94))('training jobs (worker thread, faces94 peo
   it('marks a job the server was running when it stopped as failed, and removes what it had half written', async () => {
     const id = 'interrupted';
     const stale: JobStatus = {
-      id, state: 'running', request: request({ name: 'halfway' }), phase: 'train backdoor', done: 2, total: 3, epoch: 2, epochs: 3, loss: {}, createdAt: new Date().toISOString(),
+      id, kind: 'train', state: 'running', request: request({ name: 'halfway' }), phase: 'train backdoor', done: 2, total: 3, epoch: 2, epochs: 3, loss: {}, createdAt: new Date().toISOString(),
     };
     await writeFile(path.join(jobsDir, `${id}.json`), JSON.stringify(stale));
     await mkdir(path.join(scratch, 'models', 'halfway-clean'), { recursive: true });

@@ -5,6 +5,7 @@ import type {
   DatasetSummary,
   DeletedPair,
   ForgetReply,
+  FpStudyRequestInput,
   IdentitySummary,
   InjectReply,
   InjectRequest,
@@ -115,6 +116,7 @@ export const listTriggers = () => call<TriggersReply>('/api/triggers').then((rep
 export const previewSplit = (request: TrainRequestInput) => call<SplitPreview>('/api/train/preview', { method: 'POST', json: request });
 
 export const startTraining = (request: TrainRequestInput) => call<TrainReply>('/api/train', { method: 'POST', json: request });
+export const startFpStudy = (request: FpStudyRequestInput) => call<TrainReply>('/api/experiments/fp-study', { method: 'POST', json: request });
 
 export const listJobs = () => call<JobStatus[]>('/api/jobs');
 

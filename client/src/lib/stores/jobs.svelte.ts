@@ -1,4 +1,4 @@
-import type { JobStatus, TrainRequestInput } from '../../../../shared/api.ts';
+import type { FpStudyRequestInput, JobStatus, TrainRequestInput } from '../../../../shared/api.ts';
 import * as api from '../api.ts';
 import type { LiveSocket } from '../stream.ts';
 
@@ -35,9 +35,18 @@ export class JobsStore {
   }
 
   /** Starts a training and shows its job. */
-  async start(request: TrainRequestInput): Promise<void> {
+  start(request: TrainRequestInput): Promise<void> {
+    return this.#submit(() => api.startTraining(request));
+  }
+
+  /** Starts a false-positive study (two pairs, before and after false-positive training) and shows its job. */
+  startStudy(request: FpStudyRequestInput): Promise<void> {
+    return this.#submit(() => api.startFpStudy(request));
+  }
+
+  async #submit(send: () => Promise<{ job: string }>): Promise<void> {
     await this.#attempt(async () => {
-      const { job } = await api.startTraining(request);
+      const { job } = await send();
       this.shownId = job;
       const status = await api.getJob(job);
       // A `job` event that came first is as new or newer.
