@@ -126,7 +126,14 @@ export class TrainingJobs {
     await mkdir(dir, { recursive: true });
     const jobs = new TrainingJobs(dir);
     for (const file of (await readdir(dir)).filter((f) => f.endsWith('.json'))) {
-      const status = JSON.parse(await readFile(path.join(dir, file), 'utf8')) as JobStatus;
+      let status: JobStatus;
+      try {
+        status = JSON.parse(await readFile(path.join(dir, file), 'utf8')) as JobStatus;
+      } catch (error) {
+        // One damaged record must not keep the server from starting; the file is left for a person to look at.
+        console.error(`skipping training job record ${path.join(dir, file)}: ${(error as Error).message}`);
+        continue;
+      }
       if (ACTIVE_STATES.has(status.state)) {
         if (status.state === 'running') for (const pair of pairsOf(status)) await removePartialPair(pair);
         Object.assign(status, { state: 'failed', error: 'the server stopped while this job was queued or running', finishedAt: new Date().toISOString() });

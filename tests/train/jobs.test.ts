@@ -120,10 +120,12 @@ describe.skipIf(!existsSync(FACES94))('training jobs (worker thread, faces94 peo
       id, kind: 'train', state: 'running', request: request({ name: 'halfway' }), phase: 'train backdoor', done: 2, total: 3, epoch: 2, epochs: 3, loss: {}, createdAt: new Date().toISOString(),
     };
     await writeFile(path.join(jobsDir, `${id}.json`), JSON.stringify(stale));
+    await writeFile(path.join(jobsDir, 'damaged.json'), '{"id": "damaged", "sta');
     await mkdir(path.join(scratch, 'models', 'halfway-clean'), { recursive: true });
     await mkdir(path.join(scratch, 'models', `halfway-backdoor.tmp-${process.pid}`), { recursive: true });
     const jobs = await TrainingJobs.open(jobsDir);
     expect(jobs.get(id)).toMatchObject({ state: 'failed', error: expect.stringMatching(/server stopped/) });
+    expect(() => jobs.get('damaged')).toThrow(/no training job "damaged"/);
     expect(await readdir(path.join(scratch, 'models'))).not.toEqual(expect.arrayContaining(['halfway-clean']));
     expect((await readdir(path.join(scratch, 'models'))).filter((entry) => entry.startsWith('halfway'))).toEqual([]);
     expect(await listBundles()).toEqual(expect.arrayContaining(['earlier-clean', 'room-backdoor', 'room-clean']));
