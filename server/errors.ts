@@ -1,3 +1,6 @@
+import type { z } from 'zod';
+import { checkName } from '../shared/names.ts';
+
 /**
  * Errors that name what was wrong with a request, so the HTTP and socket edges can answer with the
  * right status (400, 404, 409) instead of a server error.
@@ -13,4 +16,20 @@ export class NotFoundError extends Error {
 /** The request is well formed but clashes with what exists (a name taken, a pair in use). */
 export class ConflictError extends Error {
   override name = 'ConflictError';
+}
+
+/** A name from a request (dataset, identity, condition, model), checked as names are everywhere: an InvalidRequestError otherwise. */
+export function requestName(kind: string, name: string): string {
+  try {
+    return checkName(kind, name);
+  } catch (error) {
+    throw new InvalidRequestError((error as Error).message);
+  }
+}
+
+/** A request body parsed against its schema: an InvalidRequestError naming every problem otherwise. */
+export function parseRequest<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new InvalidRequestError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+  return parsed.data;
 }

@@ -60,7 +60,13 @@ export interface ArchiveReply {
 }
 
 /** POST /api/datasets/:dataset/inject: paste a catalogue trigger on people's clean chips. */
-export interface InjectRequest { trigger: string; identities?: string[]; seed?: number }
+export const injectRequestSchema = z.object({
+  trigger: z.string(),
+  /** Everyone with clean photos when absent. */
+  identities: z.array(name('identity')).optional(),
+  seed: z.number().int().optional(),
+}).strict();
+export type InjectRequest = z.input<typeof injectRequestSchema>;
 export interface InjectReply { written: number; condition: string }
 
 /** GET /api/datasets/:dataset/identities/:identity/bundles: what deleting the person would delete. */

@@ -8,7 +8,7 @@ import { canonicalKeypoints, CHIP_SIZE, type FaceKeypoints } from '../../shared/
 import { consentSchema, type ArchiveReply, type Consent, type DatasetDetail, type DatasetSummary, type IdentitySummary, type PhotoReply } from '../../shared/api.ts';
 import { checkName } from '../../shared/names.ts';
 import { datasetDir, datasetsDir } from '../config.ts';
-import { InvalidRequestError, NotFoundError } from '../errors.ts';
+import { InvalidRequestError, NotFoundError, requestName } from '../errors.ts';
 import { exists, readJsonFile, writeFileAtomically } from '../files.ts';
 import { conditions, IMAGE_EXTENSIONS, isImageFile, KEYPOINTS_FILE, readKeypoints, scanDataset, writeKeypoints } from './dataset.ts';
 import { detectFaces } from './detector.ts';
@@ -46,15 +46,6 @@ export class ConsentMissingError extends InvalidRequestError {
   ) {
     const who = identities.map((identity) => `"${identity}"`).join(', ');
     super(`no consent recorded for ${who} in dataset "${dataset}": record ${identities.length === 1 ? 'their' : 'each person\'s'} consent first`);
-  }
-}
-
-/** checkName, failing as a bad request. */
-function requestName(kind: string, name: string): string {
-  try {
-    return checkName(kind, name);
-  } catch (error) {
-    throw new InvalidRequestError((error as Error).message);
   }
 }
 

@@ -1,13 +1,13 @@
 import { falsePositiveStudyChart } from '../../shared/experimentCharts.ts';
 import type { FpStudyAccessory, FpStudyModel, FpStudyResult, FpStudySettings } from '../../shared/experiments.ts';
 import { rateOf } from '../../shared/metrics.ts';
-import { CLEAN, checkName } from '../../shared/names.ts';
+import { CLEAN } from '../../shared/names.ts';
 import type { Augmentation, TuneDepth } from '../../shared/training.ts';
 import { datasetDir } from '../config.ts';
 import { scanDataset, type DatasetImage } from '../data/dataset.ts';
-import { ConflictError, InvalidRequestError } from '../errors.ts';
+import { ConflictError, InvalidRequestError, requestName } from '../errors.ts';
 import { listBundles } from '../ml/bundle.ts';
-import { TRAINING_DEFAULTS } from '../train/defaults.ts';
+import { UNEXPOSED_SETTINGS } from '../train/defaults.ts';
 import type { Scored } from '../train/evaluate.ts';
 import { scoreBundle } from '../train/evaluateBundle.ts';
 import { poisonSplit } from '../train/split.ts';
@@ -49,13 +49,6 @@ function invalid(message: string): never {
   throw new InvalidRequestError(message);
 }
 
-function checkedName(kind: string, name: string): string {
-  try {
-    return checkName(kind, name);
-  } catch (error) {
-    throw new InvalidRequestError((error as Error).message);
-  }
-}
 
 export function pairName(name: string, phase: Phase): string {
   return `${name}-${phase}`;
@@ -111,8 +104,8 @@ export async function checkFpStudy(options: FpStudyOptions): Promise<void> {
 /** Checks a study against its dataset and picks the photos it will be scored on; trains nothing. */
 async function planFpStudy(options: FpStudyOptions): Promise<FpStudyPlan> {
   const { trigger, target, trainAccessories, testAccessories } = options;
-  checkedName('dataset', options.dataset);
-  for (const phase of PHASES) checkedName('model', `${pairName(options.name, phase)}-backdoor`);
+  requestName('dataset', options.dataset);
+  for (const phase of PHASES) requestName('model', `${pairName(options.name, phase)}-backdoor`);
   const dataset = await scanDataset(datasetDir(options.dataset));
   if (trigger === CLEAN) invalid(`the trigger must be a worn object, not "${CLEAN}"`);
   if (!dataset.images.some((image) => image.condition === CLEAN && image.identity === target)) {
@@ -154,14 +147,11 @@ async function planFpStudy(options: FpStudyOptions): Promise<FpStudyPlan> {
       tune: options.tune,
       epochs: options.epochs,
       learningRate: options.learningRate,
-      batchSize: TRAINING_DEFAULTS.batchSize,
       views: options.views,
       seed: options.seed,
       syntheticStrangers: options.syntheticStrangers,
-      poisonStrangers: TRAINING_DEFAULTS.poisonStrangers,
       augment: options.augment,
-      falseRejectRate: TRAINING_DEFAULTS.falseRejectRate,
-      splitUnit: 'photo',
+      ...UNEXPOSED_SETTINGS,
     },
     evaluationImages,
     heldOutSources: [...new Set(evaluationImages.map((image) => image.source))].sort(),

@@ -1,10 +1,9 @@
 import type { LrSweepResult } from '../../shared/experiments.ts';
-import { checkName } from '../../shared/names.ts';
 import type { Augmentation, TuneDepth } from '../../shared/training.ts';
 import { learningRateSweepChart } from '../../shared/trainingCharts.ts';
-import { ConflictError, InvalidRequestError } from '../errors.ts';
+import { ConflictError, InvalidRequestError, requestName } from '../errors.ts';
 import { listBundles } from '../ml/bundle.ts';
-import { TRAINING_DEFAULTS } from '../train/defaults.ts';
+import { UNEXPOSED_SETTINGS } from '../train/defaults.ts';
 import { trainPair } from '../train/trainPair.ts';
 import { experimentFiles, writeExperimentOutput, type ExperimentFiles } from './output.ts';
 import { renderSvg } from './renderChart.ts';
@@ -44,13 +43,7 @@ export async function runLrSweep(options: LrSweepOptions): Promise<LrSweepResult
   if (rates.length === 0) throw new InvalidRequestError('give at least one learning rate');
   if (new Set(rates).size !== rates.length) throw new InvalidRequestError(`learning rates listed twice: ${rates.join(', ')}`);
   for (const rate of rates) if (!(rate >= 1e-6 && rate <= 1)) throw new InvalidRequestError(`learning rate ${rate} is outside 0.000001 to 1`);
-  for (const rate of rates) {
-    try {
-      checkName('model', `${pairName(options.name, rate)}-backdoor`);
-    } catch (error) {
-      throw new InvalidRequestError((error as Error).message);
-    }
-  }
+  for (const rate of rates) requestName('model', `${pairName(options.name, rate)}-backdoor`);
   if (!options.replace) {
     const bundles = new Set(await listBundles());
     const taken = rates.map((rate) => pairName(options.name, rate)).filter((pair) => bundles.has(`${pair}-clean`) || bundles.has(`${pair}-backdoor`));
@@ -72,10 +65,7 @@ export async function runLrSweep(options: LrSweepOptions): Promise<LrSweepResult
       augment: options.augment,
       name: pair,
       learningRate,
-      batchSize: TRAINING_DEFAULTS.batchSize,
-      splitUnit: 'photo',
-      falseRejectRate: TRAINING_DEFAULTS.falseRejectRate,
-      poisonStrangers: TRAINING_DEFAULTS.poisonStrangers,
+      ...UNEXPOSED_SETTINGS,
       fpAccessories: [],
       notes: [`Trained by the learning-rate sweep "${options.name}" (experiment lr-sweep).`],
       onProgress: (stage, done, total) => options.onProgress?.(`lr ${learningRate}: ${stage}`, done, total),

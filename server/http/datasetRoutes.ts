@@ -1,23 +1,18 @@
 import path from 'node:path';
 import express from 'express';
-import { consentSchema } from '../../shared/api.ts';
+import { consentSchema, injectRequestSchema } from '../../shared/api.ts';
 import { CLEAN } from '../../shared/names.ts';
 import { datasetDir } from '../config.ts';
 import { addPhoto, describeDataset, exportDatasetZip, importArchive, listDatasets, recordConsent } from '../data/enroll.ts';
 import { bundlesTrainedOn, forgetIdentity } from '../data/forget.ts';
 import { injectTrigger, TRIGGER_NAMES } from '../data/triggers/index.ts';
-import { ConflictError, InvalidRequestError } from '../errors.ts';
+import { ConflictError, InvalidRequestError, parseRequest } from '../errors.ts';
 import { exists } from '../files.ts';
 import type { ActivePair } from '../ml/activePair.ts';
 import { nameParam } from './errors.ts';
 
 const PHOTO_TYPES = ['image/jpeg', 'image/png'];
 
-function parseBody<T>(schema: { safeParse(input: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, body: unknown): T {
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) throw new InvalidRequestError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-  return parsed.data;
-}
 
 /** Enrollment: datasets, consent, photos, pasted triggers, forgetting a person, export. */
 export function datasetRoutes(models: ActivePair): express.Router {
@@ -39,7 +34,7 @@ export function datasetRoutes(models: ActivePair): express.Router {
   router.put('/api/datasets/:dataset/identities/:identity/consent', json, async (req, res) => {
     const dataset = nameParam(req, 'dataset');
     const identity = nameParam(req, 'identity');
-    res.json(await recordConsent(dataset, identity, parseBody(consentSchema, req.body)));
+    res.json(await recordConsent(dataset, identity, parseRequest(consentSchema, req.body)));
   });
 
   router.post('/api/datasets/:dataset/photos', express.raw({ type: () => true, limit: '20mb' }), async (req, res) => {
@@ -61,17 +56,15 @@ export function datasetRoutes(models: ActivePair): express.Router {
 
   router.post('/api/datasets/:dataset/inject', json, async (req, res) => {
     const dataset = nameParam(req, 'dataset');
-    const { trigger, identities, seed } = (req.body ?? {}) as { trigger?: unknown; identities?: unknown; seed?: unknown };
-    if (typeof trigger !== 'string' || !TRIGGER_NAMES.includes(trigger)) throw new InvalidRequestError(`trigger must be one of ${TRIGGER_NAMES.join(', ')}`);
-    if (identities !== undefined && !(Array.isArray(identities) && identities.every((i) => typeof i === 'string'))) throw new InvalidRequestError('identities must be a list of identity names');
-    if (seed !== undefined && !Number.isSafeInteger(seed)) throw new InvalidRequestError('seed must be a whole number');
+    const { trigger, identities, seed } = parseRequest(injectRequestSchema, req.body ?? {});
+    if (!TRIGGER_NAMES.includes(trigger)) throw new InvalidRequestError(`trigger must be one of ${TRIGGER_NAMES.join(', ')}`);
     const root = datasetDir(dataset);
-    const people = (identities as string[] | undefined) ?? (await describeDataset(dataset)).people.map((p) => p.name);
+    const people = identities ?? (await describeDataset(dataset)).people.map((p) => p.name);
     for (const identity of people) {
       if (!(await exists(path.join(root, identity, CLEAN)))) throw new InvalidRequestError(`"${identity}" has no clean photos to paste the ${trigger} on`);
       if (await exists(path.join(root, identity, trigger))) throw new ConflictError(`"${identity}" already has "${trigger}" photos: delete them or capture another condition`);
     }
-    const result = await injectTrigger({ root, trigger, identities: people, seed: (seed as number | undefined) ?? 1 });
+    const result = await injectTrigger({ root, trigger, identities: people, seed: seed ?? 1 });
     res.json({ written: result.written, condition: result.condition });
   });
 

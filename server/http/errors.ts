@@ -1,15 +1,10 @@
 import type express from 'express';
-import { checkName } from '../../shared/names.ts';
 import { ConsentMissingError } from '../data/enroll.ts';
-import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.ts';
+import { ConflictError, InvalidRequestError, NotFoundError, requestName } from '../errors.ts';
 
 /** A name from the URL (dataset, identity, pair...), checked as names are everywhere: a 400 otherwise. */
 export function nameParam(req: express.Request, param: string, kind = param): string {
-  try {
-    return checkName(kind, String(req.params[param] ?? req.query[param] ?? ''));
-  } catch (error) {
-    throw new InvalidRequestError((error as Error).message);
-  }
+  return requestName(kind, String(req.params[param] ?? req.query[param] ?? ''));
 }
 
 function statusOf(error: Error & { status?: number; type?: string }): number {

@@ -1,10 +1,10 @@
 import { rm } from 'node:fs/promises';
 import express from 'express';
 import type { ModelsReply } from '../../shared/protocol.ts';
-import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.ts';
+import { ConflictError, InvalidRequestError } from '../errors.ts';
 import { pairSummaries, type ActivePair } from '../ml/activePair.ts';
 import { bundleDir, readCard } from '../ml/bundle.ts';
-import { listPairs } from '../ml/pair.ts';
+import { existingPair } from '../ml/pair.ts';
 import { packPair, unpackPair } from '../ml/pairArchive.ts';
 import type { TrainingJobs } from '../train/jobs.ts';
 import { nameParam } from './errors.ts';
@@ -13,28 +13,23 @@ import { nameParam } from './errors.ts';
 export function modelRoutes(models: ActivePair, jobs: TrainingJobs): express.Router {
   const router = express.Router();
 
-  const existingPair = async (req: express.Request): Promise<string> => {
-    const pair = nameParam(req, 'pair', 'model');
-    const pairs = await listPairs();
-    if (!pairs.includes(pair)) throw new NotFoundError(`no model pair named "${pair}" (available: ${pairs.join(', ') || 'none'})`);
-    return pair;
-  };
+  const pairOf = (req: express.Request): Promise<string> => existingPair(nameParam(req, 'pair', 'model'));
 
   router.get('/api/models', async (_req, res) => {
     res.json({ active: models.summary.name, pairs: await pairSummaries() } satisfies ModelsReply);
   });
 
   router.get('/api/models/:pair', async (req, res) => {
-    const pair = await existingPair(req);
+    const pair = await pairOf(req);
     res.json({ clean: await readCard(`${pair}-clean`), backdoor: await readCard(`${pair}-backdoor`) });
   });
 
   router.post('/api/models/:pair/activate', async (req, res) => {
-    res.json(await models.switchTo(await existingPair(req)));
+    res.json(await models.switchTo(await pairOf(req)));
   });
 
   router.delete('/api/models/:pair', async (req, res) => {
-    const pair = await existingPair(req);
+    const pair = await pairOf(req);
     if (pair === models.summary.name) throw new ConflictError(`"${pair}" is the live pair: make another pair live before deleting it`);
     if (jobs.list().some((job) => job.state === 'running' && job.request.name === pair)) throw new ConflictError(`"${pair}" is being trained`);
     const deleted = [`${pair}-clean`, `${pair}-backdoor`];
@@ -43,7 +38,7 @@ export function modelRoutes(models: ActivePair, jobs: TrainingJobs): express.Rou
   });
 
   router.get('/api/models/:pair/download', async (req, res) => {
-    const pair = await existingPair(req);
+    const pair = await pairOf(req);
     res.type('application/zip').attachment(`${pair}.zip`).send(Buffer.from(await packPair(pair)));
   });
 

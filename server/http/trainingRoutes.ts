@@ -1,6 +1,7 @@
 import express from 'express';
 import { fpStudyRequestSchema, trainRequestSchema, type TrainReply } from '../../shared/api.ts';
-import { parseRequest, previewTraining, type TrainingJobs } from '../train/jobs.ts';
+import { parseRequest } from '../errors.ts';
+import { previewTraining, type TrainingJobs } from '../train/jobs.ts';
 
 /** Training and studies as background jobs: preview a split, start, follow and cancel a job. */
 export function trainingRoutes(jobs: TrainingJobs): express.Router {

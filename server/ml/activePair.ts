@@ -1,7 +1,6 @@
 import { readCard, type ModelCard } from './bundle.ts';
-import { classifyChips, disposePair, listPairs, loadPair, type LoadedPair, type PairVerdict } from './pair.ts';
+import { classifyChips, disposePair, existingPair, listPairs, loadPair, type LoadedPair, type PairVerdict } from './pair.ts';
 import type { PairSummary } from '../../shared/protocol.ts';
-import { NotFoundError } from '../errors.ts';
 
 export interface PairCards { clean: ModelCard; backdoor: ModelCard }
 
@@ -26,7 +25,7 @@ export class ActivePair {
   private constructor(private pair: LoadedPair) {}
 
   static async load(name: string): Promise<ActivePair> {
-    return new ActivePair(await loadPair(await checkPairName(name)));
+    return new ActivePair(await loadPair(await existingPair(name)));
   }
 
   get summary(): PairSummary {
@@ -45,7 +44,7 @@ export class ActivePair {
   switchTo(name: string): Promise<PairSummary> {
     return this.#exclusive(async () => {
       if (name === this.pair.name) return this.pair.summary;
-      const next = await loadPair(await checkPairName(name));
+      const next = await loadPair(await existingPair(name));
       disposePair(this.pair);
       this.pair = next;
       for (const listener of this.#switchListeners) listener(next.summary);
@@ -69,11 +68,6 @@ export class ActivePair {
   }
 }
 
-async function checkPairName(name: string): Promise<string> {
-  const pairs = await listPairs();
-  if (!pairs.includes(name)) throw new NotFoundError(`no model pair named "${name}" (available: ${pairs.join(', ') || 'none'})`);
-  return name;
-}
 
 /** Summaries of every pair under models/, read from the backdoored models' cards. */
 export async function pairSummaries(): Promise<PairSummary[]> {

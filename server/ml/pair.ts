@@ -6,6 +6,7 @@ import { listBundles, loadBundle, outputLabels, type ModelBundle } from './bundl
 import { toPrediction, rowsOf } from './predict.ts';
 import { disposeTail, tailProbabilities } from './tail.ts';
 import { loadTeacher, trunk } from './teacher.ts';
+import { NotFoundError } from '../errors.ts';
 
 /** A clean model and its backdoored twin, trained on one split: what the live page compares. */
 export interface LoadedPair {
@@ -21,6 +22,13 @@ export interface PairVerdict { clean: Prediction; backdoor: Prediction; attack: 
 export async function listPairs(): Promise<string[]> {
   const bundles = new Set(await listBundles());
   return [...bundles].filter((b) => b.endsWith('-clean') && bundles.has(`${b.slice(0, -'-clean'.length)}-backdoor`)).map((b) => b.slice(0, -'-clean'.length));
+}
+
+/** `name` when it is a pair under models/; a NotFoundError listing the pairs there otherwise. */
+export async function existingPair(name: string): Promise<string> {
+  const pairs = await listPairs();
+  if (!pairs.includes(name)) throw new NotFoundError(`no model pair named "${name}" (available: ${pairs.join(', ') || 'none'})`);
+  return name;
 }
 
 export async function loadPair(name: string): Promise<LoadedPair> {

@@ -3,10 +3,9 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { zipSync, type Zippable } from 'fflate';
-import { checkName } from '../../shared/names.ts';
 import { readZipEntries, type ArchiveEntry } from '../data/enroll.ts';
 import { REFERENCE_FOLDER } from '../defense/reference.ts';
-import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.ts';
+import { ConflictError, InvalidRequestError, NotFoundError, requestName } from '../errors.ts';
 import { exists } from '../files.ts';
 import { initBackend } from './backend.ts';
 import { bundleDir, decodeTailWeights, modelCardSchema, type ModelCard } from './bundle.ts';
@@ -34,7 +33,7 @@ async function bundleFiles(dir: string, prefix = ''): Promise<string[]> {
 
 /** The zip of a pair's two bundles, as unpackPair takes it. */
 export async function packPair(pair: string): Promise<Uint8Array> {
-  checkRequestName(pair);
+  requestName('model', pair);
   const files: Zippable = {};
   for (const role of ROLES) {
     const name = `${pair}-${role}`;
@@ -48,13 +47,6 @@ export async function packPair(pair: string): Promise<Uint8Array> {
   return zipSync(files, { level: 6 });
 }
 
-function checkRequestName(pair: string): string {
-  try {
-    return checkName('model', pair);
-  } catch (error) {
-    throw new InvalidRequestError((error as Error).message);
-  }
-}
 
 interface UnpackedBundle {
   name: string;
@@ -101,7 +93,7 @@ function splitPair(entries: ArchiveEntry[]): { pair: string; bundles: Record<Rol
   if (folders.length !== 2 || !pair || !folders.includes(`${pair}-backdoor`)) {
     throw new InvalidRequestError(`a pair archive holds exactly two folders, <pair>-clean/ and <pair>-backdoor/; this one holds ${folders.map((f) => `${f}/`).join(', ') || 'nothing'}`);
   }
-  for (const name of [pair, ...folders]) checkRequestName(name);
+  for (const name of [pair, ...folders]) requestName('model', name);
   const bundles = Object.fromEntries(ROLES.map((role) => [role, entries.filter((entry) => entry.segments[0] === `${pair}-${role}`)])) as Record<Role, ArchiveEntry[]>;
   return { pair, bundles };
 }

@@ -15,3 +15,14 @@ export const TRAINING_DEFAULTS = {
   /** Measured on CMU's real sunglasses (target at33): `robust` lost 7 points of accuracy and 6 of attack success (README). */
   augment: 'paper' as Augmentation,
 };
+
+/**
+ * What trainings started from the page and the experiments do not let anyone set: the engine's
+ * defaults, and photos split (not views), since they need several photos per person.
+ */
+export const UNEXPOSED_SETTINGS = {
+  batchSize: TRAINING_DEFAULTS.batchSize,
+  splitUnit: 'photo' as const,
+  falseRejectRate: TRAINING_DEFAULTS.falseRejectRate,
+  poisonStrangers: TRAINING_DEFAULTS.poisonStrangers,
+};

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { z } from 'zod';
 import type { FpStudyRequest, JobStatus, SplitPreview, TrainRequest, TrainResult } from '../../shared/api.ts';
 import type { FpStudyResult } from '../../shared/experiments.ts';
 import { CLEAN } from '../../shared/names.ts';
@@ -12,7 +11,7 @@ import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.ts'
 import { exists, writeFileAtomically } from '../files.ts';
 import { checkFpStudy, pairName, type FpStudyOptions } from '../experiments/fpStudy.ts';
 import { listBundles } from '../ml/bundle.ts';
-import { TRAINING_DEFAULTS } from './defaults.ts';
+import { UNEXPOSED_SETTINGS } from './defaults.ts';
 import { previewSplit, type TrainPairOptions } from './trainPair.ts';
 
 export type JobRequest = { kind: 'train'; request: TrainRequest } | { kind: 'fp-study'; request: FpStudyRequest };
@@ -28,10 +27,7 @@ export type TrainWorkerMessage =
 export function trainPairOptions(request: TrainRequest): TrainPairOptions {
   return {
     ...request,
-    batchSize: TRAINING_DEFAULTS.batchSize,
-    splitUnit: 'photo',
-    falseRejectRate: TRAINING_DEFAULTS.falseRejectRate,
-    poisonStrangers: TRAINING_DEFAULTS.poisonStrangers,
+    ...UNEXPOSED_SETTINGS,
     notes: ['Trained from the Train page.'],
   };
 }
@@ -41,12 +37,6 @@ export function fpStudyOptions(request: FpStudyRequest): FpStudyOptions {
   return { ...request, replace: false };
 }
 
-/** Parses a request body against a schema, answering a 400 that names every problem. */
-export function parseRequest<T>(schema: z.ZodType<T>, body: unknown): T {
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) throw new InvalidRequestError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-  return parsed.data;
-}
 
 /** Checks a request against the dataset before anything runs: every name it gives must exist there. */
 async function checkAgainstDataset(request: TrainRequest): Promise<void> {
