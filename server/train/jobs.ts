@@ -262,13 +262,17 @@ export class TrainingJobs {
     await this.#changed(status, true);
   }
 
+  /**
+   * Tells the listeners and saves the job. A change that must be saved (a new job, a start, an end)
+   * is on disk before anyone hears of it, so whoever is told a job ended can read it back.
+   */
   async #changed(status: JobStatus, mustSave: boolean): Promise<void> {
-    for (const listener of this.#listeners) listener(status);
     const now = Date.now();
-    if (mustSave || now - (this.#lastSaved.get(status.id) ?? 0) >= SAVE_EVERY_MS) {
-      this.#lastSaved.set(status.id, now);
-      await this.#save(status);
-    }
+    const save = mustSave || now - (this.#lastSaved.get(status.id) ?? 0) >= SAVE_EVERY_MS;
+    if (save) this.#lastSaved.set(status.id, now);
+    if (mustSave) await this.#save(status);
+    for (const listener of this.#listeners) listener(status);
+    if (save && !mustSave) await this.#save(status);
   }
 
   #save(status: JobStatus): Promise<void> {
