@@ -1,18 +1,24 @@
 /**
- * The live loop under load: the real server in its own process, driven over Socket.IO by simulated
- * pages that each send one real face chip per frame with one frame in flight (as the page does).
- * Prints chips answered per second and round-trip percentiles per number of clients, and, with
- * --during-training, the same for one client while a training job started through the HTTP API
- * runs (live classification must keep its pace; training runs below it in priority).
+ * The live loop at the compute limit, measured in one run on whatever backend the server picks:
+ * - trunk: chips/s of the bare trunk on the inference pool (same backend and worker count as the
+ *   server), at batch sizes 1, 4 and 16 with every worker busy (and every other size/worker count
+ *   the ratios below need);
+ * - clients: the real server in its own process driven over Socket.IO by 1, 2, 4 and 8 simulated
+ *   pages, each sending one real JPEG face chip per frame with one frame in flight (as the page
+ *   does): chips/s, the mean batch the server formed, `ratio` (chips/s over the bare trunk's with
+ *   min(clients, workers) workers at that batch), round-trip percentiles;
+ * - strip: one page streaming with the demo pair recalibrated (`strip-calibrate`) to N = 8, 16 and
+ *   32 blends: faces measured per second, coverage, and `computeRatio` (blends computed per second
+ *   over the trunk's chips/s with every worker at batch N, minus what classification used);
+ * - training: seconds to build the demo pairs from nothing and with trunk features cached, and
+ *   the one-page figures while a training job runs (needs ../shared/data/faces).
  *
- *   npm run bench -- live [--clients 1,2,4] [--seconds 20] [--during-training] [--json]
- *
- * The demo pairs are built once into a workspace under the system's temporary folder and reused.
- * --during-training needs ../shared/data/faces (faces94 people with a pasted bandana).
+ *   npm run bench -- live [--clients 1,2,4,8] [--seconds 20] [--json]
  */
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -20,49 +26,86 @@ import sharp from 'sharp';
 import { io, type Socket } from 'socket.io-client';
 import type { JobStatus, TrainRequestInput } from '../shared/api.ts';
 import { quantile } from '../shared/metrics.ts';
-import type { ClientToServerEvents, FrameReply, ServerToClientEvents } from '../shared/protocol.ts';
-import { datasetDir } from '../server/config.ts';
+import type { ClientToServerEvents, FrameReply, HealthReply, ServerToClientEvents } from '../shared/protocol.ts';
+import { datasetDir, PROJECT_ROOT, setting } from '../server/config.ts';
 import { scanDataset } from '../server/data/dataset.ts';
 import { initBackend } from '../server/ml/backend.ts';
-import { DEMO, ensureDemoPairs } from '../server/train/demoPair.ts';
-import { startServerProcess } from '../tests/server/serverProcess.ts';
+import { bundleDir } from '../server/ml/bundle.ts';
+import { decodeChips } from '../server/ml/chips.ts';
+import { InferencePool } from '../server/ml/inferencePool.ts';
+import { DEMO, DEMO_BANDANA, ensureDemoPairs } from '../server/train/demoPair.ts';
+import { startServerProcess, type ServerProcess } from '../tests/server/serverProcess.ts';
 import { FACES94, faces94Dataset } from '../tests/train/faces94Dataset.ts';
 
 const BENCH = 'live';
 const WORKSPACE = path.join(tmpdir(), 'backdoor-demonstrator-bench');
+const TRUNK_BATCHES = [1, 2, 4, 8, 16, 32];
+const STRIP_BLENDS = [8, 16, 32];
 
 const options = new Command(BENCH)
-  .option('--clients <list>', 'comma-separated numbers of simulated pages', '1,2,4')
+  .option('--clients <list>', 'comma-separated numbers of simulated pages', '1,2,4,8')
   .option('--seconds <n>', 'seconds of streaming per measurement', (v) => Number.parseInt(v, 10), 20)
-  .option('--during-training', 'also measure one client while a training job runs')
   .option('--json', 'print one JSON object on stdout (progress goes to stderr)')
   .parse(process.argv.slice(2).filter((a) => a !== BENCH), { from: 'user' })
-  .opts<{ clients: string; seconds: number; duringTraining?: boolean; json?: boolean }>();
+  .opts<{ clients: string; seconds: number; json?: boolean }>();
 const clientCounts = options.clients.split(',').map(Number);
 if (!clientCounts.every((n) => Number.isInteger(n) && n >= 1 && n <= 64)) throw new Error('--clients must be whole numbers from 1 to 64, comma-separated');
 if (!(options.seconds >= 1)) throw new Error('--seconds must be a whole number of at least 1');
-if (options.duringTraining && !existsSync(FACES94)) throw new Error(`--during-training needs ${FACES94}`);
 const log = (line: string) => console.error(line);
-
-interface Measurement {
-  condition: string;
-  clients: number;
-  seconds: number;
-  chipsPerSec: number;
-  p50ms: number;
-  p95ms: number;
-  p99ms: number;
-}
+const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 
 const workspace = { dataDir: path.join(WORKSPACE, 'data'), modelsDir: path.join(WORKSPACE, 'models') };
 process.env.DATA_DIR = workspace.dataDir;
 process.env.MODELS_DIR = workspace.modelsDir;
-await initBackend();
+const backend = await initBackend();
+const workers = setting('INFER_WORKERS');
 log('demo pairs (built once into the bench workspace)...');
 await ensureDemoPairs();
-const chips = await Promise.all((await scanDataset(datasetDir(DEMO.dataset))).images
+const encodedChips = await Promise.all((await scanDataset(datasetDir(DEMO.dataset))).images
   .filter((image) => image.condition === 'clean')
   .map(async (image) => new Uint8Array(await sharp(image.file).jpeg({ quality: 90 }).toBuffer())));
+
+// ---- the bare trunk, on a pool like the server's ----
+
+/** chips/s of the bare trunk with `busy` workers each on a batch of `batch`, by [busy][batch]. */
+const trunkRates = new Map<string, number>();
+{
+  log(`bare trunk on ${workers} ${backend} worker(s)...`);
+  const pool = await InferencePool.start({ workers, batchMax: 1, batchWaitMs: 0, backend });
+  const raw = await decodeChips(encodedChips.slice(0, 1));
+  try {
+    for (let busy = 1; busy <= workers; busy++) {
+      for (const batch of TRUNK_BATCHES) {
+        const chips = Array.from({ length: batch }, () => raw[0]);
+        await pool.timeTrunk(chips, busy);
+        let rounds = 0;
+        const started = performance.now();
+        while (performance.now() - started < 3000 || rounds < 2) {
+          await pool.timeTrunk(chips, busy);
+          rounds++;
+        }
+        const rate = (rounds * busy * batch) / ((performance.now() - started) / 1000);
+        trunkRates.set(`${busy}x${batch}`, rate);
+        log(`  ${busy} worker(s) at batch ${batch}: ${rate.toFixed(1)} chips/s`);
+      }
+    }
+  } finally {
+    await pool.close();
+  }
+}
+
+/** The trunk's chips/s with `busy` workers at a (possibly fractional) batch: interpolated between measured sizes. */
+function trunkRate(busy: number, batch: number): number {
+  const at = (b: number) => trunkRates.get(`${Math.min(busy, workers)}x${b}`)!;
+  const clamped = Math.min(Math.max(batch, TRUNK_BATCHES[0]), TRUNK_BATCHES.at(-1)!);
+  const upper = TRUNK_BATCHES.find((b) => b >= clamped)!;
+  const lower = [...TRUNK_BATCHES].reverse().find((b) => b <= clamped)!;
+  if (upper === lower) return at(upper);
+  const t = (Math.log(clamped) - Math.log(lower)) / (Math.log(upper) - Math.log(lower));
+  return at(lower) + t * (at(upper) - at(lower));
+}
+
+// ---- the live server ----
 
 /** One simulated page: one chip per frame, the next frame sent when the previous one is answered. */
 async function streamClient(url: string, until: () => boolean, roundTrips: number[]): Promise<number> {
@@ -77,7 +120,7 @@ async function streamClient(url: string, until: () => boolean, roundTrips: numbe
     const reply: FrameReply = await socket.timeout(30_000).emitWithAck('frame', {
       frameId,
       capturedAt: sent,
-      faces: [{ box: { x: 0, y: 0, width: 150, height: 150 }, chip: chips[frameId % chips.length] }],
+      faces: [{ box: { x: 0, y: 0, width: 150, height: 150 }, chip: encodedChips[frameId % encodedChips.length] }],
     });
     if (!reply.ok) throw new Error(`frame ${frameId} refused: ${reply.error}`);
     roundTrips.push(performance.now() - sent);
@@ -87,17 +130,67 @@ async function streamClient(url: string, until: () => boolean, roundTrips: numbe
   return answered;
 }
 
-async function measure(url: string, condition: string, clients: number, keepGoing: () => boolean = () => true, seconds = options.seconds): Promise<Measurement> {
+const health = async (server: ServerProcess) => (await (await fetch(`${server.url}/api/health`)).json()) as HealthReply;
+
+interface Streamed {
+  n: number;
+  chipsPerSec: number;
+  meanBatch: number;
+  p50ms: number;
+  p95ms: number;
+  p99ms: number;
+  /** Over the same seconds, from the server's counters. */
+  stripFaces: number;
+  stripOffered: number;
+  stripBlends: number;
+  seconds: number;
+}
+
+async function stream(server: ServerProcess, clients: number, seconds = options.seconds, keepGoing: () => boolean = () => true): Promise<Streamed> {
+  const before = await health(server);
   const roundTrips: number[] = [];
   const started = performance.now();
-  const deadline = started + seconds * 1000;
-  const until = () => performance.now() >= deadline || !keepGoing();
-  const answered = (await Promise.all(Array.from({ length: clients }, () => streamClient(url, until, roundTrips)))).reduce((a, b) => a + b, 0);
+  const until = () => performance.now() >= started + seconds * 1000 || !keepGoing();
+  const answered = (await Promise.all(Array.from({ length: clients }, () => streamClient(server.url, until, roundTrips)))).reduce((a, b) => a + b, 0);
   const elapsed = (performance.now() - started) / 1000;
+  const after = await health(server);
   const ms = (q: number) => Math.round(quantile(roundTrips, q));
-  const result = { condition, clients, seconds: Number(elapsed.toFixed(1)), chipsPerSec: Number((answered / elapsed).toFixed(1)), p50ms: ms(0.5), p95ms: ms(0.95), p99ms: ms(0.99) };
-  log(`${condition}, ${clients} client(s): ${result.chipsPerSec} chips/s, round trip p50 ${result.p50ms} ms, p95 ${result.p95ms} ms`);
-  return result;
+  const batches = after.inference.batches - before.inference.batches;
+  return {
+    n: clients,
+    chipsPerSec: answered / elapsed,
+    meanBatch: batches > 0 ? (after.inference.chips - before.inference.chips) / batches : 0,
+    p50ms: ms(0.5),
+    p95ms: ms(0.95),
+    p99ms: ms(0.99),
+    stripFaces: after.strip.coverage.hits - before.strip.coverage.hits,
+    stripOffered: after.strip.coverage.total - before.strip.coverage.total,
+    stripBlends: after.inference.stripBlends - before.inference.stripBlends,
+    seconds: elapsed,
+  };
+}
+
+function clientFigures(s: Streamed) {
+  const ratio = s.chipsPerSec / trunkRate(Math.min(s.n, workers), Math.max(1, s.meanBatch));
+  return { n: s.n, chipsPerSec: round(s.chipsPerSec), meanBatch: round(s.meanBatch, 2), ratio: round(ratio, 2), p50ms: s.p50ms, p95ms: s.p95ms, p99ms: s.p99ms };
+}
+
+const post = (server: ServerProcess, url: string, body?: unknown) =>
+  fetch(`${server.url}${url}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+
+function calibrate(blends: number): void {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'strip-calibrate', '--model', `${DEMO.pair}-backdoor`, '--blends', String(blends)], {
+    cwd: PROJECT_ROOT, env: process.env, encoding: 'utf8',
+  });
+  if (run.status !== 0) throw new Error(`strip-calibrate --blends ${blends} failed: ${run.stderr}`);
+}
+
+/** Switches away and back, so the server reloads the demo pair's card (its STRIP blends) on every worker. */
+async function reloadDemoPair(server: ServerProcess): Promise<void> {
+  for (const pair of [DEMO_BANDANA.pair, DEMO.pair]) {
+    const reply = await post(server, `/api/models/${pair}/activate`);
+    if (!reply.ok) throw new Error(`activating ${pair} answered ${reply.status}: ${await reply.text()}`);
+  }
 }
 
 /** Four faces94 people, twelve photos each, with a pasted bandana: a dataset the Enroll page could have made. */
@@ -107,44 +200,103 @@ async function trainingDataset(): Promise<string> {
   return name;
 }
 
-const dataset = options.duringTraining ? await trainingDataset() : undefined;
+const dataset = existsSync(FACES94) ? await trainingDataset() : undefined;
+const card = path.join(bundleDir(`${DEMO.pair}-backdoor`), 'card.json');
+const cardBackup = `${card}.bench`;
+await copyFile(card, cardBackup);
 const server = await startServerProcess(workspace);
-const results: Measurement[] = [];
-let backend = 'unknown';
+const clients: ReturnType<typeof clientFigures>[] = [];
+const strip: { n: number; evalsPerSec: number; coverage: number; computeRatio: number }[] = [];
+let duringTraining: ReturnType<typeof clientFigures> | null = null;
 try {
-  backend = ((await (await fetch(`${server.url}/api/health`)).json()) as { backend: string }).backend;
-  // Warm-up: the first frames pay for kernel compilation and caches.
-  await measure(server.url, 'warm-up', 1, undefined, 3);
-  for (const clients of clientCounts) results.push(await measure(server.url, 'idle', clients));
+  log('warm-up...');
+  await stream(server, 1, 3);
+  for (const n of clientCounts) {
+    clients.push(clientFigures(await stream(server, n)));
+    log(`  ${n} client(s): ${JSON.stringify(clients.at(-1))}`);
+  }
+  for (const blends of STRIP_BLENDS) {
+    calibrate(blends);
+    await reloadDemoPair(server);
+    const s = await stream(server, 1);
+    const spare = trunkRate(workers, blends) - s.chipsPerSec;
+    strip.push({ n: blends, evalsPerSec: round(s.stripFaces / s.seconds, 2), coverage: round(s.stripOffered > 0 ? s.stripFaces / s.stripOffered : 0, 3), computeRatio: round(s.stripBlends / s.seconds / spare, 2) });
+    log(`  STRIP N=${blends}: ${JSON.stringify(strip.at(-1))}`);
+  }
   if (dataset) {
     const pair = `bench-during-${Date.now()}`;
-    const request: TrainRequestInput = { dataset, trigger: 'bandana', target: 'p0', name: pair };
-    const started = await fetch(`${server.url}/api/train`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+    const identities = [...new Set((await scanDataset(datasetDir(dataset))).images.map((image) => image.identity))].sort();
+    const request: TrainRequestInput = { dataset, trigger: 'bandana', target: identities[0], name: pair };
+    const started = await post(server, '/api/train', request);
     if (started.status !== 202) throw new Error(`POST /api/train answered ${started.status}: ${await started.text()}`);
     const { job } = (await started.json()) as { job: string };
     let state: JobStatus['state'] = 'queued';
     const poll = setInterval(() => {
       void fetch(`${server.url}/api/jobs/${job}`).then((r) => r.json() as Promise<JobStatus>).then((status) => (state = status.state));
     }, 500);
-    // Let the job pass its start-up, then stream while it trains.
     while (state === 'queued') await new Promise((resolve) => setTimeout(resolve, 200));
-    results.push(await measure(server.url, 'training job running', 1, () => state === 'running'));
+    duringTraining = clientFigures(await stream(server, 1, options.seconds, () => state === 'running'));
+    log(`  1 client while a training job runs: ${JSON.stringify(duringTraining)}`);
     clearInterval(poll);
     await fetch(`${server.url}/api/jobs/${job}`, { method: 'DELETE' });
     for (const role of ['clean', 'backdoor']) await rm(path.join(workspace.modelsDir, `${pair}-${role}`), { recursive: true, force: true });
+  } else {
+    log(`no ${FACES94}: the figures during training are skipped`);
   }
 } finally {
   server.process.kill('SIGTERM');
   if (server.process.exitCode === null) await once(server.process, 'exit');
+  await copyFile(cardBackup, card);
+  await rm(cardBackup);
 }
 
-const machine = `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, backend ${backend}`;
-if (options.json) {
-  console.log(JSON.stringify({ machine, measurements: results }));
-} else {
-  console.log(`machine: ${machine}`);
-  console.log('condition              clients  seconds  chips/s   p50 ms   p95 ms   p99 ms');
-  for (const r of results) {
-    console.log(`${r.condition.padEnd(22)} ${String(r.clients).padStart(7)}  ${r.seconds.toFixed(1).padStart(7)}  ${r.chipsPerSec.toFixed(1).padStart(7)}  ${String(r.p50ms).padStart(7)}  ${String(r.p95ms).padStart(7)}  ${String(r.p99ms).padStart(7)}`);
+// ---- training the demo pairs: from nothing, then with the trunk features cached ----
+const fresh = await mkdtemp(path.join(tmpdir(), 'bench-demo-'));
+const training: Record<string, number> = {};
+try {
+  process.env.DATA_DIR = path.join(fresh, 'data');
+  for (const [label, models] of [['demoPairSeconds', 'models-cold'], ['demoPairSecondsCached', 'models-warm']] as const) {
+    process.env.MODELS_DIR = path.join(fresh, models);
+    const started = performance.now();
+    await ensureDemoPairs();
+    training[label] = round((performance.now() - started) / 1000);
+    log(`  ${label}: ${training[label]} s`);
   }
+} finally {
+  await rm(fresh, { recursive: true, force: true });
+}
+
+const cpu = os.cpus()[0]?.model ?? 'cpu';
+const result = {
+  backend,
+  workers,
+  machine: `${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+  trunk: [1, 4, 16].map((batch) => ({ batch, chipsPerSec: round(trunkRate(workers, batch)) })),
+  clients,
+  strip,
+  training: { ...training, duringTraining },
+};
+const byN = (n: number) => clients.find((c) => c.n === n);
+const singleChipMs = 1000 / trunkRate(1, 1);
+const targets = [
+  { target: 'ratio >= 0.8 with 1 client', met: (byN(1)?.ratio ?? 0) >= 0.8 },
+  { target: 'ratio >= 0.9 with 4 clients', met: (byN(4)?.ratio ?? 0) >= 0.9 },
+  { target: '4 clients served at >= 1.8x the chips/s of 1', met: (byN(4)?.chipsPerSec ?? 0) >= 1.8 * (byN(1)?.chipsPerSec ?? Infinity) },
+  { target: '8 clients served at no less than 4', met: (byN(8)?.chipsPerSec ?? 0) >= (byN(4)?.chipsPerSec ?? Infinity) },
+  { target: `p95 round trip with 1 client <= 2.5 x single-chip compute (${singleChipMs.toFixed(0)} ms)`, met: (byN(1)?.p95ms ?? Infinity) <= 2.5 * singleChipMs },
+  { target: 'STRIP computeRatio >= 0.8 at N = 16', met: (strip.find((s) => s.n === 16)?.computeRatio ?? 0) >= 0.8 },
+];
+
+if (options.json) {
+  console.log(JSON.stringify({ ...result, targets }));
+} else {
+  console.log(`machine: ${result.machine}; backend ${backend}, ${workers} inference worker(s)`);
+  console.log(`bare trunk, all workers: ${result.trunk.map((t) => `batch ${t.batch} ${t.chipsPerSec} chips/s`).join(' · ')}`);
+  console.log('clients  chips/s  mean batch  ratio  p50 ms  p95 ms  p99 ms');
+  for (const c of clients) console.log(`${String(c.n).padStart(7)}  ${c.chipsPerSec.toFixed(1).padStart(7)}  ${c.meanBatch.toFixed(2).padStart(10)}  ${c.ratio.toFixed(2).padStart(5)}  ${String(c.p50ms).padStart(6)}  ${String(c.p95ms).padStart(6)}  ${String(c.p99ms).padStart(6)}`);
+  if (duringTraining) console.log(`1 client while a job trains: ${duringTraining.chipsPerSec} chips/s, p50 ${duringTraining.p50ms} ms, p95 ${duringTraining.p95ms} ms`);
+  console.log('STRIP N  faces/s  coverage  computeRatio');
+  for (const s of strip) console.log(`${String(s.n).padStart(7)}  ${s.evalsPerSec.toFixed(2).padStart(7)}  ${(100 * s.coverage).toFixed(1).padStart(7)}%  ${s.computeRatio.toFixed(2).padStart(12)}`);
+  console.log(`demo pairs built in ${training.demoPairSeconds} s from nothing, ${training.demoPairSecondsCached} s with trunk features cached`);
+  for (const t of targets) console.log(`${t.met ? 'met    ' : 'not met'}  ${t.target}`);
 }

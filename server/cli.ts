@@ -5,6 +5,8 @@ import { AUGMENTATIONS, TUNE_DEPTHS, type Augmentation, type TuneDepth } from '.
 import { datasetDir } from './config.ts';
 import { EXPERIMENT_DEFAULTS } from './experiments/defaults.ts';
 import type { LogDatabase } from './log/db.ts';
+import type { NamedLog } from './log/mergedReport.ts';
+import type { PairFigures } from '../shared/report.ts';
 import { initBackend } from './ml/backend.ts';
 import { progressReporter } from './progress.ts';
 import { TRAINING_DEFAULTS } from './train/defaults.ts';
@@ -265,31 +267,56 @@ program
     }, (strip) => console.log(`STRIP threshold ${strip.threshold.toFixed(4)} (flags ${100 * strip.falseRejectionRate}% of ${strip.calibrationImages} clean inputs, ${strip.blends} blends)`));
   });
 
+/** A report's figures of one model pair, as text. */
+function printPairFigures(pair: Omit<PairFigures, 'sessions'>): void {
+  console.log(`pair ${pair.pair} (target ${pair.target}, trigger ${pair.trigger}), ${pair.faces} faces in ${pair.frames} frames`);
+  printRates('  rates', {
+    attackSuccess: pair.attack.successRate.overall,
+    cleanModelOnTriggered: pair.attack.cleanModelAccuracy.overall,
+    cleanAccuracyClean: pair.cleanAccuracy.clean.overall,
+    cleanAccuracyBackdoor: pair.cleanAccuracy.backdoor.overall,
+    stripDetection: pair.strip.detection.overall,
+    stripFalseAlarms: pair.strip.falseAlarms.overall,
+    stripCoverage: pair.strip.coverage,
+  });
+  for (const fp of pair.falsePositives) console.log(`  false positives with ${fp.accessory.padEnd(14)} ${formatRate(fp.rate.overall)}`);
+}
+
 program
   .command('report')
-  .description('figures of a logged live session, computed from the per-frame log')
-  .requiredOption('--session <id>', 'session id (see GET /api/sessions)', number('int', 1, Number.MAX_SAFE_INTEGER))
+  .description('figures computed from the per-frame log: one session, or each model pair over every session of one or several logs (each server of a cluster keeps its own)')
+  .option('--session <id>', 'one session (see GET /api/sessions); needs exactly one log', number('int', 1, Number.MAX_SAFE_INTEGER))
+  .option('--log <file>', "a frame log to read (repeatable: the logs are merged); default: this machine's data/log/frames.sqlite", collect, [])
   .option('--json', 'print the report as one JSON object')
-  .action(async (opts: { session: number; json?: boolean }) => {
+  .action(async (opts: { session?: number; log: string[]; json?: boolean }) => {
+    const { defaultLogFile, openLog } = await import('./log/db.ts');
     const { sessionReport } = await import('./log/reports.ts');
-    await withFrameLog({ readonly: true }, (log) => {
-      const report = sessionReport(log, opts.session);
-      if (opts.json) return console.log(JSON.stringify(report));
-      console.log(`session ${report.session.id}: ${report.session.endedAt ? 'finished' : 'unfinished'}`);
-      for (const pair of report.pairs) {
-        console.log(`pair ${pair.pair} (target ${pair.target}, trigger ${pair.trigger}), ${pair.faces} faces in ${pair.frames} frames`);
-        printRates('  rates', {
-          attackSuccess: pair.attack.successRate.overall,
-          cleanModelOnTriggered: pair.attack.cleanModelAccuracy.overall,
-          cleanAccuracyClean: pair.cleanAccuracy.clean.overall,
-          cleanAccuracyBackdoor: pair.cleanAccuracy.backdoor.overall,
-          stripDetection: pair.strip.detection.overall,
-          stripFalseAlarms: pair.strip.falseAlarms.overall,
-          stripCoverage: pair.strip.coverage,
-        });
-        for (const fp of pair.falsePositives) console.log(`  false positives with ${fp.accessory.padEnd(14)} ${formatRate(fp.rate.overall)}`);
+    const { mergedLogReport } = await import('./log/mergedReport.ts');
+    const files = opts.log.length > 0 ? opts.log : [defaultLogFile()];
+    if (opts.session !== undefined && files.length !== 1) throw new InvalidArgumentError(`--session needs exactly one log (session ids are per log), got ${files.length}`);
+    const twice = files.find((file, i) => files.findIndex((other) => path.resolve(other) === path.resolve(file)) !== i);
+    if (twice) throw new InvalidArgumentError(`${twice} is given twice: its faces would be counted twice`);
+    const logs: NamedLog[] = [];
+    try {
+      for (const file of files) logs.push({ file, db: openLog(file, { readonly: true }) });
+      if (opts.session !== undefined) {
+        const report = sessionReport(logs[0].db, opts.session);
+        if (opts.json) return console.log(JSON.stringify(report));
+        console.log(`session ${report.session.id}: ${report.session.endedAt ? 'finished' : 'unfinished'}`);
+        for (const pair of report.pairs) printPairFigures(pair);
+        return;
       }
-    });
+      const report = mergedLogReport(logs);
+      if (opts.json) return console.log(JSON.stringify(report));
+      for (const log of report.logs) console.log(`log ${log.file}: ${log.sessions} session${log.sessions === 1 ? '' : 's'}, ${log.faces} faces`);
+      if (report.pairs.length === 0) console.log('no face has been logged');
+      for (const pair of report.pairs) {
+        printPairFigures(pair);
+        console.log(`  over ${pair.sessions.map(({ log, ids }) => `sessions ${ids.join(', ')} of ${log}`).join('; ')}`);
+      }
+    } finally {
+      for (const { db } of logs) db.close();
+    }
   });
 
 /** The training settings every experiment takes (each of its pairs trains with them), with the experiments' defaults. */

@@ -27,9 +27,17 @@ export function requestName(kind: string, name: string): string {
   }
 }
 
+/** Every problem a schema found, each after the path of the field it is in (`whole` for the value itself). */
+export function describeIssues(error: z.ZodError, whole?: string): string {
+  return error.issues.map((i) => {
+    const where = i.path.join('.') || whole;
+    return where ? `${where}: ${i.message}` : i.message;
+  }).join('; ');
+}
+
 /** A request body parsed against its schema: an InvalidRequestError naming every problem otherwise. */
 export function parseRequest<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body);
-  if (!parsed.success) throw new InvalidRequestError(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+  if (!parsed.success) throw new InvalidRequestError(describeIssues(parsed.error, 'body'));
   return parsed.data;
 }

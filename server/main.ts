@@ -1,5 +1,5 @@
 import { buildAssets } from '../scripts/prepare.ts';
-import { modelsDir } from './config.ts';
+import { checkSettings, modelsDir } from './config.ts';
 import { listenConfig } from './http/listen.ts';
 import { initBackend } from './ml/backend.ts';
 import { listPairs } from './ml/pair.ts';
@@ -13,6 +13,7 @@ import { DEMO, ensureDemoPairs } from './train/demoPair.ts';
  * showing the demo pair, or the first pair there is without it.
  */
 async function main(): Promise<void> {
+  checkSettings();
   const config = listenConfig(process.env);
   await buildAssets({ force: false, log: console.log });
 

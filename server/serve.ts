@@ -7,7 +7,11 @@ import { initBackend } from './ml/backend.ts';
 import { createApp } from './http/app.ts';
 import type { ListenConfig } from './http/listen.ts';
 import { ActivePair } from './ml/activePair.ts';
+import { InferencePool } from './ml/inferencePool.ts';
+import { LiveStrip } from './defense/liveStrip.ts';
+import { setting } from './config.ts';
 import { attachLiveSocket } from './socket/index.ts';
+import { joinCluster, type Cluster } from './socket/cluster.ts';
 import { TrainingJobs } from './train/jobs.ts';
 
 export interface RunningServer {
@@ -22,14 +26,31 @@ export interface RunningServer {
  */
 export async function startServer(config: ListenConfig, pair: string, logFile = defaultLogFile()): Promise<RunningServer> {
   const backend = await initBackend();
-  const models = await ActivePair.load(pair);
+  const pool = await InferencePool.start({
+    workers: setting('INFER_WORKERS'),
+    batchMax: setting('INFER_BATCH_MAX'),
+    batchWaitMs: setting('INFER_BATCH_WAIT_MS'),
+    backend,
+  });
+  const models = await ActivePair.load(pool, pair).catch(async (error: unknown) => {
+    await pool.close();
+    throw error;
+  });
+  const strip = new LiveStrip(pool);
   const log = openLog(logFile);
   const jobs = await TrainingJobs.open();
-  const app = createApp({ models, jobs, backend, startedAt: Date.now(), log: { db: log, file: logFile } });
+  let cluster: Cluster | undefined;
+  const app = createApp({ models, pool, strip, jobs, startedAt: Date.now(), log: { db: log, file: logFile }, cluster: () => cluster?.health });
   const server = config.tls
     ? https.createServer({ cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }, app)
     : http.createServer(app);
-  const live = attachLiveSocket(server, models, log, jobs);
+  const live = attachLiveSocket(server, { models, strip, log, jobs });
+  // Several servers behind a load balancer share the active pair through Redis (server/socket/cluster.ts).
+  const redisUrl = setting('REDIS_URL');
+  if (redisUrl) cluster = await joinCluster(live.io, models, redisUrl).catch(async (error: unknown) => {
+    await live.close();
+    throw error;
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -46,7 +67,8 @@ export async function startServer(config: ListenConfig, pair: string, logFile = 
     async close() {
       await jobs.close();
       await live.close();
-      await models.dispose();
+      await cluster?.close();
+      await pool.close();
       log.close();
     },
   };

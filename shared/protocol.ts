@@ -52,7 +52,16 @@ export interface FacePrediction {
   attack: boolean;
 }
 
-export interface StageTimings { decodeMs: number; trunkMs: number; tailsMs: number; totalMs: number }
+export interface StageTimings {
+  decodeMs: number;
+  /** Time in the queue for a free inference worker. */
+  queueMs: number;
+  trunkMs: number;
+  tailsMs: number;
+  totalMs: number;
+  /** Chips in the trunk call this frame shared with other clients' frames. */
+  batch: number;
+}
 
 export type FrameReply =
   | { ok: true; frameId: number; capturedAt: number; pair: string; faces: FacePrediction[]; timings: StageTimings }
@@ -84,6 +93,30 @@ export interface HealthReply {
   activePair: string;
   /** The cards of the loaded models: the active pair's clean and backdoored model. */
   models: unknown[];
+  /** With REDIS_URL: this server (host:port) and the Redis the servers share (host:port). */
+  cluster?: { node: string; redis: string };
+  inference: InferenceHealth;
+  strip: StripHealth;
+}
+
+/** The inference pool since the server started. */
+export interface InferenceHealth {
+  workers: number;
+  /** Trunk calls made for classification, the chips they held, and chips per call. */
+  batches: number;
+  chips: number;
+  meanBatch: number;
+  /** STRIP blends computed (each one trunk pass of one chip). */
+  stripBlends: number;
+  /** Worker milliseconds spent on classification and on STRIP. */
+  classifyMs: number;
+  stripMs: number;
+}
+
+/** STRIP on live faces: what share of the faces it measured, and how many per second spare compute sustains. */
+export interface StripHealth {
+  coverage: Rate;
+  facesPerSecond: number;
 }
 
 /** Where the page loads MediaPipe from: the server serves these, nothing comes from a CDN. */
@@ -167,6 +200,8 @@ export interface SessionStatus {
   framesLogged: number;
   /** Over logged faces wearing the trigger whose true identity is not the target. */
   attackSuccess: Rate;
+  /** This session's faces STRIP measured, and the server's STRIP rate (faces/s). */
+  strip: StripHealth;
 }
 
 export type CommandReply = { ok: true } | { ok: false; error: string };

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import sharp from 'sharp';
 import { applyAffine, CHIP_SIZE, invertAffine, type Affine } from '../../shared/alignment.ts';
+import { CHIP_VALUES, checkChips } from '../ml/chips.ts';
 
 /** A decoded image: 8-bit RGB, row-major, 3 bytes a pixel. */
 export interface RgbImage {
@@ -10,8 +11,6 @@ export interface RgbImage {
 }
 
 export type ChipFormat = 'jpg' | 'png';
-
-const CHIP_BYTES = CHIP_SIZE * CHIP_SIZE * 3;
 
 /**
  * Decodes a jpg, png or webp (a file path or its bytes) into RGB: EXIF rotation applied,
@@ -86,7 +85,7 @@ async function shrinkToChipResolution(
 
 function sampleBilinear(source: RgbImage, chipToSource: Affine): Buffer {
   const { data, width, height } = source;
-  const out = Buffer.alloc(CHIP_BYTES);
+  const out = Buffer.alloc(CHIP_VALUES);
   for (let y = 0; y < CHIP_SIZE; y++) {
     for (let x = 0; x < CHIP_SIZE; x++) {
       const p = applyAffine(chipToSource, { x: x + 0.5, y: y + 0.5 });
@@ -132,9 +131,7 @@ export async function resizeToChip(image: RgbImage): Promise<Buffer> {
 
 /** Encodes a raw RGB chip: png is lossless (datasets), jpg is small (previews, uploads). */
 export async function encodeChip(raw: Buffer, format: ChipFormat): Promise<Buffer> {
-  if (raw.length !== CHIP_BYTES) {
-    throw new Error(`a chip is ${CHIP_SIZE}x${CHIP_SIZE} RGB (${CHIP_BYTES} bytes); got ${raw.length} bytes`);
-  }
+  checkChips('chip', [raw]);
   const chip = sharp(raw, { raw: { width: CHIP_SIZE, height: CHIP_SIZE, channels: 3 } });
   return format === 'png' ? chip.png().toBuffer() : chip.jpeg({ quality: 92 }).toBuffer();
 }

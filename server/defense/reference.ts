@@ -7,7 +7,7 @@ import type { DatasetImage } from '../data/dataset.ts';
 import type { Augmentation } from '../../shared/training.ts';
 import { renderView } from '../train/augment.ts';
 import type { Sample } from '../train/split.ts';
-import { CHIP_VALUES } from './strip.ts';
+import { checkChips, decodeChips } from '../ml/chips.ts';
 
 /**
  * STRIP's clean reference: held-out clean face chips kept in the backdoored model's bundle as
@@ -39,9 +39,7 @@ export async function renderStripReference(validation: readonly Sample<DatasetIm
 export async function saveStripReference(bundleDir: string, chips: readonly Uint8Array[]): Promise<void> {
   if (chips.length === 0) throw new Error('a STRIP reference needs at least one clean chip');
   if (chips.length > MAX_REFERENCE_CHIPS) throw new Error(`a STRIP reference holds at most ${MAX_REFERENCE_CHIPS} chips (biometric data), got ${chips.length}`);
-  chips.forEach((chip, i) => {
-    if (chip.length !== CHIP_VALUES) throw new Error(`reference chip ${i}: expected raw RGB ${CHIP_SIZE}x${CHIP_SIZE} (${CHIP_VALUES} bytes), got ${chip.length}`);
-  });
+  checkChips('reference chip', chips);
   const folder = path.join(bundleDir, REFERENCE_FOLDER);
   const staging = `${folder}.tmp-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
@@ -62,12 +60,8 @@ export async function loadStripReference(bundleDir: string): Promise<Buffer[]> {
   });
   const pngs = files.filter((f) => f.endsWith('.png')).sort();
   if (pngs.length === 0) throw new Error(`${folder}: the STRIP reference folder holds no PNG chips`);
-  return Promise.all(pngs.map(async (name) => {
-    const file = path.join(folder, name);
-    try {
-      return await sharp(file).removeAlpha().resize(CHIP_SIZE, CHIP_SIZE, { fit: 'fill' }).raw().toBuffer();
-    } catch {
-      throw new Error(`${file}: not a readable PNG`);
-    }
-  }));
+  const encoded = await Promise.all(pngs.map((name) => readFile(path.join(folder, name))));
+  return decodeChips(encoded).catch((error: unknown) => {
+    throw new Error(`${folder}: ${(error as Error).message}`);
+  });
 }

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import { z } from 'zod';
-import { CHIP_SIZE } from '../../shared/alignment.ts';
 import { quantile } from '../../shared/metrics.ts';
 import type { StripStatus } from '../../shared/report.ts';
+import { CHIP_VALUES, checkChips, chipsTensor } from '../ml/chips.ts';
 import { rowsOf } from '../ml/predict.ts';
 import { tailProbabilities, type Tail } from '../ml/tail.ts';
 import { trunk, type TeacherWeights } from '../ml/teacher.ts';
@@ -15,7 +15,6 @@ import { trunk, type TeacherWeights } from '../ml/teacher.ts';
  * unsure (high entropy). Entropies here are normalised by ln(classes), so they lie in [0, 1].
  */
 export const STRIP_DEFAULTS = { blends: 16, falseRejectionRate: 0.05 } as const;
-export const CHIP_VALUES = CHIP_SIZE * CHIP_SIZE * 3;
 
 /** The `strip` section of a backdoored model's card. */
 export const stripCardSchema = z.object({
@@ -95,18 +94,12 @@ export function stripStatus(entropy: number, threshold: number): Exclude<StripSt
 async function blendEntropy(teacher: TeacherWeights, tail: Tail, chip: Uint8Array, partners: readonly Uint8Array[]): Promise<number> {
   const pixels = new Float32Array(partners.length * CHIP_VALUES);
   partners.forEach((partner, i) => pixels.set(blendPixels(chip, partner), i * CHIP_VALUES));
-  const input = tf.tensor4d(pixels, [partners.length, CHIP_SIZE, CHIP_SIZE, 3], 'float32');
+  const input = chipsTensor(pixels);
   const features = trunk(teacher, input);
   const [probabilities] = tailProbabilities(teacher, [tail], features);
   const flat = (await probabilities.data()) as Float32Array;
   tf.dispose([input, features, probabilities]);
   return normalisedMeanEntropy(rowsOf(flat, tail.classes));
-}
-
-function checkChips(what: string, chips: readonly Uint8Array[]): void {
-  chips.forEach((chip, i) => {
-    if (chip.length !== CHIP_VALUES) throw new Error(`${what} ${i}: expected raw RGB ${CHIP_SIZE}x${CHIP_SIZE} (${CHIP_VALUES} bytes), got ${chip.length}`);
-  });
 }
 
 export interface StripOptions {

@@ -7,7 +7,9 @@ import { MEDIAPIPE_PATHS, type HealthReply } from '../../shared/protocol.ts';
 import { UnknownSessionError, type LogDatabase } from '../log/db.ts';
 import { sessionFaces, sessionFacesCsv, sessionFacesJsonl, type LoggedFace } from '../log/export.ts';
 import { logReport, sessionReport } from '../log/reports.ts';
+import type { LiveStrip } from '../defense/liveStrip.ts';
 import type { ActivePair } from '../ml/activePair.ts';
+import type { InferencePool } from '../ml/inferencePool.ts';
 import type { TrainingJobs } from '../train/jobs.ts';
 import { datasetRoutes } from './datasetRoutes.ts';
 import { answerErrors } from './errors.ts';
@@ -16,11 +18,14 @@ import { trainingRoutes } from './trainingRoutes.ts';
 
 export interface AppContext {
   models: ActivePair;
+  pool: InferencePool;
+  strip: LiveStrip;
   jobs: TrainingJobs;
-  backend: string;
   startedAt: number;
   /** The frame log: the live writer's connection for reports; exports open their own. */
   log: { db: LogDatabase; file: string };
+  /** With REDIS_URL: what /api/health says of the cluster. */
+  cluster?: () => HealthReply['cluster'];
 }
 
 const EXPORTS: Record<string, { type: string; chunks: (faces: Iterable<LoggedFace>) => Iterable<string> }> = {
@@ -43,17 +48,21 @@ function unknownSession(res: express.Response, error: unknown): boolean {
 }
 
 /** The page, the MediaPipe files it needs, and the JSON API. */
-export function createApp({ models, jobs, backend, startedAt, log }: AppContext): express.Express {
+export function createApp({ models, pool, strip, jobs, startedAt, log, cluster }: AppContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
 
   app.get('/api/health', (_req, res) => {
+    const inference = pool.stats();
     const reply: HealthReply = {
       status: 'ok',
-      backend,
+      backend: pool.backend,
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       activePair: models.summary.name,
       models: [models.cards.clean, models.cards.backdoor],
+      inference: { ...inference, meanBatch: inference.batches > 0 ? inference.chips / inference.batches : 0 },
+      strip: strip.stats(),
+      ...(cluster && { cluster: cluster() }),
     };
     res.json(reply);
   });

@@ -1,7 +1,5 @@
 import net from 'node:net';
-
-export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_PORT = 3000;
+import { setting, SETTINGS } from '../config.ts';
 
 export interface ListenConfig {
   host: string;
@@ -22,20 +20,17 @@ export function isLoopback(host: string): boolean {
  * only to pages on localhost or HTTPS, so any other address requires a certificate.
  */
 export function listenConfig(env: NodeJS.ProcessEnv): ListenConfig {
-  const host = env.HOST?.trim() || DEFAULT_HOST;
-  const rawPort = env.PORT?.trim() || String(DEFAULT_PORT);
-  const port = Number(rawPort);
-  if (!/^\d+$/.test(rawPort) || port > 65535) throw new Error(`PORT must be a whole number from 0 to 65535; got "${env.PORT}"`);
-
-  const certFile = env.TLS_CERT?.trim();
-  const keyFile = env.TLS_KEY?.trim();
+  const host = setting('HOST', env);
+  const port = setting('PORT', env);
+  const certFile = setting('TLS_CERT', env);
+  const keyFile = setting('TLS_KEY', env);
   if (Boolean(certFile) !== Boolean(keyFile)) throw new Error('set both TLS_CERT and TLS_KEY (PEM certificate and private key files), or neither');
   if (certFile && keyFile) return { host, port, tls: { certFile, keyFile } };
   if (!isLoopback(host)) {
     throw new Error(
       `refusing to serve plain HTTP on HOST=${host}: browsers only give camera access to pages on localhost or HTTPS, ` +
         'so the live page would not work there. Set TLS_CERT and TLS_KEY to a PEM certificate and key to serve HTTPS on that address, ' +
-        `or leave HOST unset to serve http://${DEFAULT_HOST} on this machine only.`,
+        `or leave HOST unset to serve http://${SETTINGS.HOST.default} on this machine only.`,
     );
   }
   return { host, port };

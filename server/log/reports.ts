@@ -13,11 +13,22 @@ const PAIR_GROUP = 'pair, clean_model, backdoor_model, target, trigger';
 type Scope = { sql: string; params: unknown[] };
 const everySession: Scope = { sql: '1', params: [] };
 
-function pairKeyOf(row: PairKey): string {
+/** One string per model pair version, to group rows by. */
+export function pairKeyOf(row: PairKey): string {
   return JSON.stringify([row.pair, row.cleanModel, row.backdoorModel, row.target, row.trigger]);
 }
 
-function pairFigures(db: LogDatabase, scope: Scope): PairFigures[] {
+/** The counts one log holds for one model pair: what shared/report.ts turns into figures. */
+export interface PairCounts {
+  key: PairKey;
+  sessions: number[];
+  frames: number;
+  cells: LabelCell[];
+  histogram: HistogramCell[];
+}
+
+/** Each model pair's counts over the faces of `scope`. */
+function pairCounts(db: LogDatabase, scope: Scope): PairCounts[] {
   const pairs = db.prepare(`
     SELECT ${PAIR_COLUMNS}, GROUP_CONCAT(DISTINCT session_id) AS sessions, COUNT(DISTINCT session_id || ':' || frame_time || ':' || frame_id) AS frames
     FROM faces WHERE ${scope.sql} GROUP BY ${PAIR_GROUP} ORDER BY pair, clean_model, backdoor_model`).all(...scope.params) as (PairKey & { sessions: string; frames: number })[];
@@ -48,11 +59,22 @@ function pairFigures(db: LogDatabase, scope: Scope): PairFigures[] {
   };
   const cellsByPair = byPair(cells);
   const histogramByPair = byPair(histogram);
-  return pairs.map(({ sessions, ...key }) => assemblePairFigures(
-    { ...key, sessions: sessions.split(',').map(Number).sort((a, b) => a - b) },
-    cellsByPair.get(pairKeyOf(key)) ?? [],
-    histogramByPair.get(pairKeyOf(key)) ?? [],
-  ));
+  return pairs.map(({ sessions, frames, ...key }) => ({
+    key,
+    sessions: sessions.split(',').map(Number).sort((a, b) => a - b),
+    frames,
+    cells: cellsByPair.get(pairKeyOf(key)) ?? [],
+    histogram: histogramByPair.get(pairKeyOf(key)) ?? [],
+  }));
+}
+
+function pairFigures(db: LogDatabase, scope: Scope): PairFigures[] {
+  return pairCounts(db, scope).map(({ key, sessions, frames, cells, histogram }) => assemblePairFigures({ ...key, sessions, frames }, cells, histogram));
+}
+
+/** Each model pair's counts over every session of the log. */
+export function logPairCounts(db: LogDatabase): PairCounts[] {
+  return pairCounts(db, everySession);
 }
 
 /** One session's figures, per model pair it used. Throws UnknownSessionError for an unknown id. */

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { setting } from '../config.ts';
 
 /** Backends in the order the server prefers them: native CUDA, native CPU, WebAssembly, plain JS. */
 export const BACKEND_PREFERENCE = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -40,7 +41,7 @@ async function tryBackend(name: BackendName): Promise<boolean> {
  * Picks the fastest tensor backend that loads here, once per process. `TFJS_BACKEND` forces one
  * (and fails loudly if it cannot load). Resolves to the backend's name as tfjs reports it.
  */
-export function initBackend(forced = process.env.TFJS_BACKEND): Promise<string> {
+export function initBackend(forced: string | undefined = setting('TFJS_BACKEND')): Promise<string> {
   ready ??= (async () => {
     const candidates: readonly BackendName[] = forced ? [parseBackend(forced)] : BACKEND_PREFERENCE;
     for (const name of candidates) {

@@ -9,6 +9,7 @@ import { modelsDir } from '../config.ts';
 import { exists, writeFileAtomically } from '../files.ts';
 import { TUNE_DEPTHS } from '../../shared/training.ts';
 import { tailWeightShapes, variablesOf, type Tail } from './tail.ts';
+import { describeIssues } from '../errors.ts';
 
 const rateSchema = z.object({ hits: z.number(), total: z.number(), value: z.number().nullable(), low: z.number(), high: z.number() });
 
@@ -101,7 +102,7 @@ export async function readCard(name: string): Promise<ModelCard> {
     throw new Error(`model "${name}" not found (no ${file})`);
   }
   const parsed = modelCardSchema.safeParse(JSON.parse(raw));
-  if (!parsed.success) throw new Error(`${file} is not a valid model card: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) throw new Error(`${file} is not a valid model card: ${describeIssues(parsed.error)}`);
   return parsed.data;
 }
 

@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import sharp from 'sharp';
-import { CHIP_SIZE } from '../../shared/alignment.ts';
 import type { PairSummary, Prediction } from '../../shared/protocol.ts';
-import { listBundles, loadBundle, outputLabels, type ModelBundle } from './bundle.ts';
+import { listBundles, loadBundle, outputLabels, readCard, type ModelBundle, type ModelCard } from './bundle.ts';
+import { chipsTensor } from './chips.ts';
 import { toPrediction, rowsOf } from './predict.ts';
 import { disposeTail, tailProbabilities } from './tail.ts';
-import { loadTeacher, trunk } from './teacher.ts';
+import { trunk, type TeacherWeights } from './teacher.ts';
 import { NotFoundError } from '../errors.ts';
 
 /** A clean model and its backdoored twin, trained on one split: what the live page compares. */
@@ -31,11 +30,28 @@ export async function existingPair(name: string): Promise<string> {
   return name;
 }
 
+export interface PairCards { clean: ModelCard; backdoor: ModelCard }
+
+/** What the page is told about a pair, from its backdoored model's card. */
+export function pairSummary(name: string, { labels, trigger, target, injectionRate, tune }: ModelCard): PairSummary {
+  return { name, labels, trigger, target, injectionRate, tune };
+}
+
+function checkPairCards(name: string, cards: PairCards): PairCards {
+  if (cards.clean.labels.join('\n') !== cards.backdoor.labels.join('\n')) throw new Error(`pair "${name}": the clean and backdoored models know different identities`);
+  return cards;
+}
+
+/** The two cards of a pair under models/, checked to belong together. */
+export async function readPairCards(name: string): Promise<PairCards> {
+  const [clean, backdoor] = await Promise.all([readCard(`${name}-clean`), readCard(`${name}-backdoor`)]);
+  return checkPairCards(name, { clean, backdoor });
+}
+
 export async function loadPair(name: string): Promise<LoadedPair> {
   const [clean, backdoor] = await Promise.all([loadBundle(`${name}-clean`), loadBundle(`${name}-backdoor`)]);
-  if (clean.card.labels.join('\n') !== backdoor.card.labels.join('\n')) throw new Error(`pair "${name}": the clean and backdoored models know different identities`);
-  const { labels, trigger, target, injectionRate, tune } = backdoor.card;
-  return { name, clean, backdoor, summary: { name, labels, trigger, target, injectionRate, tune } };
+  checkPairCards(name, { clean: clean.card, backdoor: backdoor.card });
+  return { name, clean, backdoor, summary: pairSummary(name, backdoor.card) };
 }
 
 export function disposePair(pair: LoadedPair): void {
@@ -43,45 +59,40 @@ export function disposePair(pair: LoadedPair): void {
   disposeTail(pair.backdoor.tail);
 }
 
-/** Decodes JPEG/PNG face chips to raw RGB CHIP_SIZE x CHIP_SIZE (resizing any other size). */
-export async function decodeChips(encoded: readonly Uint8Array[]): Promise<Buffer[]> {
-  return Promise.all(encoded.map(async (bytes, i) => {
-    try {
-      return await sharp(bytes).removeAlpha().resize(CHIP_SIZE, CHIP_SIZE, { fit: 'fill' }).raw().toBuffer();
-    } catch {
-      throw new Error(`face ${i}: the chip is not a readable JPEG or PNG image`);
-    }
-  }));
+export interface PairProbabilities {
+  /** Softmax rows of each model, flat: [chips * classes]. */
+  clean: Float32Array;
+  backdoor: Float32Array;
+  trunkMs: number;
+  tailsMs: number;
 }
 
 /**
- * Classifies raw chips with both models of a pair: the frozen trunk, and the frozen layers both
- * tails start with, run once per chip. `attack` is the backdoored model answering the target while
- * the clean one does not.
+ * Both models of a pair on packed raw chips: the frozen trunk, and the frozen layers both tails
+ * start with, run once per chip.
  */
-export async function classifyChips(pair: LoadedPair, chips: readonly Buffer[]): Promise<{ verdicts: PairVerdict[]; trunkMs: number; tailsMs: number }> {
-  if (chips.length === 0) return { verdicts: [], trunkMs: 0, tailsMs: 0 };
-  const teacher = await loadTeacher();
-  const pixels = new Uint8Array(chips.length * CHIP_SIZE * CHIP_SIZE * 3);
-  chips.forEach((chip, i) => pixels.set(chip, i * CHIP_SIZE * CHIP_SIZE * 3));
+export async function pairProbabilities(teacher: TeacherWeights, pair: LoadedPair, pixels: Uint8Array): Promise<PairProbabilities> {
   const started = performance.now();
-  const input = tf.tensor4d(pixels, [chips.length, CHIP_SIZE, CHIP_SIZE, 3], 'int32');
+  const input = chipsTensor(pixels);
   const features = trunk(teacher, input);
   await features.data();
   const trunkDone = performance.now();
-  const [cleanProbs, backdoorProbs] = tailProbabilities(teacher, [pair.clean.tail, pair.backdoor.tail], features);
-  const [cleanLabels, backdoorLabels] = [outputLabels(pair.clean.card), outputLabels(pair.backdoor.card)];
-  const [cleanRows, backdoorRows] = await Promise.all([
-    cleanProbs.data().then((d) => rowsOf(d as Float32Array, cleanLabels.length)),
-    backdoorProbs.data().then((d) => rowsOf(d as Float32Array, backdoorLabels.length)),
-  ]);
-  tf.dispose([input, features, cleanProbs, backdoorProbs]);
-  const target = pair.summary.target;
-  const verdicts = cleanRows.map((row, i) => {
-    const clean = toPrediction(row, cleanLabels, pair.clean.card.threshold);
-    const backdoor = toPrediction(backdoorRows[i], backdoorLabels, pair.backdoor.card.threshold);
-    return { clean, backdoor, attack: backdoor.label === target && clean.label !== target };
-  });
-  return { verdicts, trunkMs: trunkDone - started, tailsMs: performance.now() - trunkDone };
+  const [clean, backdoor] = tailProbabilities(teacher, [pair.clean.tail, pair.backdoor.tail], features);
+  const [cleanRows, backdoorRows] = await Promise.all([clean.data(), backdoor.data()]);
+  tf.dispose([input, features, clean, backdoor]);
+  return { clean: cleanRows as Float32Array, backdoor: backdoorRows as Float32Array, trunkMs: trunkDone - started, tailsMs: performance.now() - trunkDone };
 }
 
+/**
+ * The verdicts of a pair's probabilities, one per chip. `attack` is the backdoored model
+ * answering the target while the clean one does not.
+ */
+export function pairVerdicts(cards: PairCards, { clean, backdoor }: Pick<PairProbabilities, 'clean' | 'backdoor'>): PairVerdict[] {
+  const [cleanLabels, backdoorLabels] = [outputLabels(cards.clean), outputLabels(cards.backdoor)];
+  const backdoorRows = rowsOf(backdoor, backdoorLabels.length);
+  return rowsOf(clean, cleanLabels.length).map((row, i) => {
+    const cleanVerdict = toPrediction(row, cleanLabels, cards.clean.threshold);
+    const backdoorVerdict = toPrediction(backdoorRows[i], backdoorLabels, cards.backdoor.threshold);
+    return { clean: cleanVerdict, backdoor: backdoorVerdict, attack: backdoorVerdict.label === cards.backdoor.target && cleanVerdict.label !== cards.backdoor.target };
+  });
+}

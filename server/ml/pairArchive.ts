@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { zipSync, type Zippable } from 'fflate';
 import { readZipEntries, type ArchiveEntry } from '../data/enroll.ts';
 import { REFERENCE_FOLDER } from '../defense/reference.ts';
-import { ConflictError, InvalidRequestError, NotFoundError, requestName } from '../errors.ts';
+import { ConflictError, describeIssues, InvalidRequestError, NotFoundError, requestName } from '../errors.ts';
 import { exists } from '../files.ts';
 import { initBackend } from './backend.ts';
 import { bundleDir, decodeTailWeights, modelCardSchema, type ModelCard } from './bundle.ts';
@@ -110,7 +110,7 @@ function checkBundle(pair: string, role: Role, entries: ArchiveEntry[]): Unpacke
     throw new InvalidRequestError(`${name}/card.json is not valid JSON`);
   }
   const parsed = modelCardSchema.safeParse(json);
-  if (!parsed.success) throw new InvalidRequestError(`${name}/card.json is not a valid model card: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success) throw new InvalidRequestError(`${name}/card.json is not a valid model card: ${describeIssues(parsed.error)}`);
   const card = parsed.data;
   if (card.name !== name) throw new InvalidRequestError(`${name}/card.json describes model "${card.name}": its folder must have the same name`);
   if (card.pair !== pair) throw new InvalidRequestError(`${name}/card.json belongs to pair "${card.pair}", not "${pair}"`);

@@ -42,12 +42,33 @@ export interface ConvOptions { stride: number; padding: 'same' | 'valid'; relu: 
 /** One convolution of the network with its scale (batch-norm) layer, by layer name; without ReLU. */
 export type ConvLayer = (prefix: string, x: tf.Tensor4D, options: Omit<ConvOptions, 'relu'>) => tf.Tensor4D;
 
-/** The teacher's own convolutions, with its weights as stored: conv, bias, then scale. */
+/** The teacher's own convolutions: conv, bias, then the scale layer unless it was folded in. */
 export function teacherConv(w: TeacherWeights): ConvLayer {
   return (prefix, x, { stride, padding }) => {
-    const out = tf.add(tf.conv2d(x, w[`${prefix}/conv/filters`] as tf.Tensor4D, stride, padding), w[`${prefix}/conv/bias`]);
-    return tf.add(tf.mul(out, w[`${prefix}/scale/weights`]), w[`${prefix}/scale/biases`]);
+    const out = tf.add<tf.Tensor4D>(tf.conv2d(x, w[`${prefix}/conv/filters`] as tf.Tensor4D, stride, padding), w[`${prefix}/conv/bias`]);
+    const scale = w[`${prefix}/scale/weights`];
+    return scale ? tf.add<tf.Tensor4D>(tf.mul(out, scale), w[`${prefix}/scale/biases`]) : out;
   };
+}
+
+/**
+ * The teacher with each scale layer folded into its convolution (filters and bias times the
+ * scale, plus the shift): the same function with two element-wise passes fewer per layer, for
+ * live inference. The returned weights are new tensors; training keeps the layers as stored.
+ */
+export function foldScaleLayers(w: TeacherWeights): TeacherWeights {
+  return tf.tidy(() => {
+    const folded: TeacherWeights = {};
+    for (const [name, tensor] of Object.entries(w)) {
+      if (name.endsWith('/scale/weights') || name.endsWith('/scale/biases')) continue;
+      const prefix = name.replace(/\/conv\/(filters|bias)$/, '');
+      const scale = prefix !== name ? w[`${prefix}/scale/weights`] : undefined;
+      if (!scale) folded[name] = tf.clone(tensor);
+      else if (name.endsWith('/filters')) folded[name] = tf.mul(tensor, scale);
+      else folded[name] = tf.add(tf.mul(tensor, scale), w[`${prefix}/scale/biases`]);
+    }
+    return folded;
+  });
 }
 
 function conv(layer: ConvLayer, prefix: string, x: tf.Tensor4D, { relu, ...options }: ConvOptions): tf.Tensor4D {

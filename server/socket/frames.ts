@@ -1,25 +1,11 @@
-import type { z } from 'zod';
-import { decodeChips } from '../ml/pair.ts';
 import { framePayloadSchema, type FrameReply } from '../../shared/protocol.ts';
-import type { ActivePair, PairCards } from '../ml/activePair.ts';
+import { describeIssues } from '../errors.ts';
+import type { ClassifiedFrame } from '../log/liveSession.ts';
+import type { ActivePair } from '../ml/activePair.ts';
+import { decodeChips } from '../ml/chips.ts';
 
-/** What the frame log and STRIP need of a frame that was classified. */
-export interface ClassifiedFrame {
-  reply: Extract<FrameReply, { ok: true }>;
-  /** Epoch ms when the server received the frame. */
-  receivedAt: number;
-  /** Raw RGB chips, as classified. */
-  chips: Buffer[];
-  /** The chips as the client sent them (JPEG), stored only in sessions that store images. */
-  encodedChips: Uint8Array[];
-  cards: PairCards;
-}
-
-export type AnsweredFrame = { reply: Extract<FrameReply, { ok: false }> } | ClassifiedFrame;
-
-export function describeIssues(error: z.ZodError): string {
-  return error.issues.map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message)).join('; ');
-}
+/** A classified frame with the raw chips STRIP blends. */
+export interface AnsweredFrame extends ClassifiedFrame { chips: Buffer[] }
 
 function frameIdOf(payload: unknown): number {
   const id = (payload as { frameId?: unknown } | null)?.frameId;
@@ -27,10 +13,10 @@ function frameIdOf(payload: unknown): number {
 }
 
 /**
- * One frame from a client: validated, chips decoded, both models run, answered. Never throws: a
- * bad frame gets an error reply and the client's connection carries on.
+ * One frame from a client: validated, chips decoded, handed to the inference pool, answered.
+ * Never throws: a bad frame gets an error reply and the client's connection carries on.
  */
-export async function answerFrame(models: ActivePair, payload: unknown): Promise<AnsweredFrame> {
+export async function answerFrame(models: ActivePair, payload: unknown): Promise<{ reply: Extract<FrameReply, { ok: false }> } | AnsweredFrame> {
   const receivedAt = Date.now();
   const started = performance.now();
   const parsed = framePayloadSchema.safeParse(payload);
@@ -43,17 +29,18 @@ export async function answerFrame(models: ActivePair, payload: unknown): Promise
   } catch (error) {
     return { reply: { ok: false, frameId, error: `bad frame: ${(error as Error).message}` } };
   }
-  const decodeMs = performance.now() - started;
+  const decoded = performance.now();
 
   try {
-    const { pair, cards, verdicts, trunkMs, tailsMs } = await models.classify(chips);
+    const { pair, cards, verdicts, trunkMs, tailsMs, batch } = await models.classify(chips);
+    const totalMs = performance.now() - started;
     const reply = {
       ok: true as const,
       frameId,
       capturedAt,
       pair,
       faces: verdicts.map((verdict, i) => ({ box: faces[i].box, ...verdict })),
-      timings: { decodeMs, trunkMs, tailsMs, totalMs: performance.now() - started },
+      timings: { decodeMs: decoded - started, queueMs: Math.max(0, totalMs - (decoded - started) - trunkMs - tailsMs), trunkMs, tailsMs, totalMs, batch },
     };
     return { reply, receivedAt, chips, encodedChips: faces.map((face) => face.chip), cards };
   } catch (error) {

@@ -3,11 +3,13 @@ import { Server } from 'socket.io';
 import { LatestWins, MAX_FRAME_BYTES, type ClientToServerEvents, type CommandReply, type FrameReply, type ServerToClientEvents } from '../../shared/protocol.ts';
 import { enrollChipSchema, type PhotoReply } from '../../shared/api.ts';
 import { addChip } from '../data/enroll.ts';
+import type { LiveStrip } from '../defense/liveStrip.ts';
+import { describeIssues } from '../errors.ts';
 import type { LogDatabase } from '../log/db.ts';
+import { LiveSession } from '../log/liveSession.ts';
 import type { TrainingJobs } from '../train/jobs.ts';
 import type { ActivePair } from '../ml/activePair.ts';
 import { answerFrame, supersededReply } from './frames.ts';
-import { LiveConnection } from './liveConnection.ts';
 
 export interface LiveServer {
   io: Server<ClientToServerEvents, ServerToClientEvents>;
@@ -20,13 +22,15 @@ interface PendingFrame {
   ack: (reply: FrameReply) => void;
 }
 
+export interface LiveParts { models: ActivePair; strip: LiveStrip; log: LogDatabase; jobs: TrainingJobs }
+
 /**
- * The live page's Socket.IO endpoint: frames in, verdicts out (then STRIP and the frame log),
- * pair switching, the presenter's ground truth, the Enroll page's chips and training jobs' progress.
- * Each client has one frame being answered and
- * at most one waiting; a newer frame replaces the waiting one.
+ * The live page's Socket.IO endpoint, transport only: frames in, verdicts out (then STRIP and the
+ * frame log), pair switching, the presenter's ground truth, the Enroll page's chips and training
+ * jobs' progress. Each client has one frame being answered and at most one waiting; a newer frame
+ * replaces the waiting one.
  */
-export function attachLiveSocket(httpServer: HttpServer, models: ActivePair, log: LogDatabase, jobs: TrainingJobs): LiveServer {
+export function attachLiveSocket(httpServer: HttpServer, { models, strip, log, jobs }: LiveParts): LiveServer {
   const io: LiveServer['io'] = new Server(httpServer, {
     transports: ['websocket'],
     maxHttpBufferSize: MAX_FRAME_BYTES,
@@ -36,9 +40,13 @@ export function attachLiveSocket(httpServer: HttpServer, models: ActivePair, log
 
   io.on('connection', (socket) => {
     socket.emit('activePair', models.summary);
-    const connection = new LiveConnection(log, models, socket);
+    const session = new LiveSession(log, models, {
+      status: (status) => socket.emit('session', status),
+      strip: (reply) => socket.emit('strip', reply),
+    }, () => strip.stats().facesPerSecond);
+    const stripLine = strip.client();
     socket.on('disconnect', () => {
-      const closed = connection.close().catch((error: unknown) => console.error(`closing a live session failed: ${(error as Error).message}`));
+      const closed = stripLine.close().then(() => session.finish()).catch((error: unknown) => console.error(`closing a live session failed: ${(error as Error).message}`));
       closing.add(closed);
       void closed.finally(() => closing.delete(closed));
     });
@@ -47,7 +55,11 @@ export function attachLiveSocket(httpServer: HttpServer, models: ActivePair, log
       async ({ payload, ack }) => {
         const answered = await answerFrame(models, payload);
         ack(answered.reply);
-        if ('chips' in answered) connection.frameAnswered(answered);
+        if (!('chips' in answered) || answered.chips.length === 0) return;
+        // Labels are assigned now, in frame order; the face is logged once STRIP has its outcome.
+        const labels = session.labelFaces(answered);
+        void stripLine.submit({ pair: answered.reply.pair, chips: answered.chips, backdoor: answered.cards.backdoor })
+          .then((outcome) => session.record(answered, labels, outcome));
       },
       ({ payload, ack }) => ack(supersededReply(payload)),
     );
@@ -77,14 +89,14 @@ export function attachLiveSocket(httpServer: HttpServer, models: ActivePair, log
         if (typeof ack === 'function') ack(reply);
       });
     };
-    command('setGroundTruth', (input) => connection.setGroundTruth(input));
-    command('selectFace', (input) => connection.selectFace(input));
-    command('startSession', (input) => connection.restartSession(input));
+    command('setGroundTruth', (input) => session.setGroundTruth(input));
+    command('selectFace', (input) => session.selectFace(input));
+    command('startSession', (input) => session.restart(input, () => stripLine.settle()));
 
     socket.on('enrollChip', async (input: unknown, ack: unknown) => {
       if (typeof ack !== 'function') return;
       const parsed = enrollChipSchema.safeParse(input);
-      if (!parsed.success) return ack({ kept: false, reason: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') } satisfies PhotoReply);
+      if (!parsed.success) return ack({ kept: false, reason: describeIssues(parsed.error) } satisfies PhotoReply);
       try {
         ack(await addChip(parsed.data));
       } catch (error) {
@@ -92,7 +104,8 @@ export function attachLiveSocket(httpServer: HttpServer, models: ActivePair, log
       }
     });
   });
-  models.onSwitch((pair) => io.emit('activePair', pair));
+  // This server's clients only: in a cluster every server tells its own once it has switched too.
+  models.onSwitch((pair) => io.local.emit('activePair', pair));
   jobs.onChange((status) => io.emit('job', status));
 
   return {

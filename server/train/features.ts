@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { CHIP_SIZE } from '../../shared/alignment.ts';
 import { cacheDir } from '../config.ts';
 import { writeFileAtomically } from '../files.ts';
+import { chipsTensor, packChips } from '../ml/chips.ts';
 import { FEATURE_SHAPE, TEACHER_ID, TRUNK_CUT, trunk, type TeacherWeights } from '../ml/teacher.ts';
 import type { Augmentation } from '../../shared/training.ts';
 import { AUGMENTATION_VERSION, renderViews } from './augment.ts';
@@ -38,9 +38,7 @@ export async function trunkFeatures(teacher: TeacherWeights, chips: readonly Buf
   const out = new Float32Array(chips.length * FEATURE_SIZE);
   for (let start = 0; start < chips.length; start += BATCH) {
     const batch = chips.slice(start, start + BATCH);
-    const pixels = new Uint8Array(batch.length * CHIP_SIZE * CHIP_SIZE * 3);
-    batch.forEach((chip, i) => pixels.set(chip, i * CHIP_SIZE * CHIP_SIZE * 3));
-    const input = tf.tensor4d(pixels, [batch.length, CHIP_SIZE, CHIP_SIZE, 3], 'int32');
+    const input = chipsTensor(packChips(batch));
     const features = trunk(teacher, input);
     out.set(await features.data(), start * FEATURE_SIZE);
     tf.dispose([input, features]);

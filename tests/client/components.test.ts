@@ -12,6 +12,7 @@ import { FacesStore } from '../../client/src/lib/stores/faces.svelte.ts';
 import { SourceStore } from '../../client/src/lib/stores/source.svelte.ts';
 import { canonicalKeypoints } from '../../shared/alignment.ts';
 import type { FrameReply, PairSummary, Prediction } from '../../shared/protocol.ts';
+import { rate } from '../../shared/metrics.ts';
 
 afterEach(() => {
   cleanup();
@@ -70,8 +71,8 @@ describe('FaceOverlay STRIP', () => {
     const far = { x: 300, y: 20, width: 30, height: 40 };
     faces.detected({ width: 640, height: 480 }, [{ box, keypoints: canonicalKeypoints(), score: 0.9 }, { box: far, keypoints: canonicalKeypoints(), score: 0.9 }]);
     const verdict = { clean: prediction('person-05', 0.6), backdoor: prediction('person-05', 0.6), attack: false };
-    faces.answered({ ok: true, frameId: 3, capturedAt: 0, pair: 'demo', faces: [{ box: far, ...verdict }, { box, ...verdict }], timings: { decodeMs: 0, trunkMs: 0, tailsMs: 0, totalMs: 0 } });
-    faces.answered({ ok: true, frameId: 4, capturedAt: 0, pair: 'demo', faces: [], timings: { decodeMs: 0, trunkMs: 0, tailsMs: 0, totalMs: 0 } });
+    faces.answered({ ok: true, frameId: 3, capturedAt: 0, pair: 'demo', faces: [{ box: far, ...verdict }, { box, ...verdict }], timings: { decodeMs: 0, queueMs: 0, trunkMs: 0, tailsMs: 0, totalMs: 0, batch: 1 } });
+    faces.answered({ ok: true, frameId: 4, capturedAt: 0, pair: 'demo', faces: [], timings: { decodeMs: 0, queueMs: 0, trunkMs: 0, tailsMs: 0, totalMs: 0, batch: 1 } });
     faces.stripArrived({ frameId: 3, status: 'ran', ms: 300, faces: [{ entropy: 0.9, flagged: false }, { entropy: 0.1, flagged: true }] });
     faces.stripArrived({ frameId: 4, status: 'skipped' });
     expect(faces.matchedStrips.map((s) => s?.entropy)).toEqual([0.1, 0.9]);
@@ -124,7 +125,7 @@ describe('OperatorPanel', () => {
 
   it('shows the live counters the server sends', () => {
     render(OperatorPanel, {
-      props: { pair, labels: { identity: null, worn: null }, onlabels: () => {}, onlargest: () => {}, status: { id: 12, storeImages: false, framesLogged: 40, attackSuccess: { hits: 9, total: 10, value: 0.9, low: 0.6, high: 0.98 } } },
+      props: { pair, labels: { identity: null, worn: null }, onlabels: () => {}, onlargest: () => {}, status: { id: 12, storeImages: false, framesLogged: 40, attackSuccess: { hits: 9, total: 10, value: 0.9, low: 0.6, high: 0.98 }, strip: { coverage: rate(1, 4), facesPerSecond: 2 } } },
     });
     const text = screen.getByTestId('session-counters').textContent!.replace(/\s+/g, ' ');
     expect(text).toContain('session 12: 40 frames logged · attack success 90% (9/10 triggered frames)');
@@ -133,12 +134,19 @@ describe('OperatorPanel', () => {
 
 describe('StatusBar', () => {
   it('shows frames and verdicts per second, round trip and server stage times', () => {
-    render(StatusBar, { props: { framesPerSecond: 29.6, verdictsPerSecond: 12.2, latencyMs: 48.4, timings: { decodeMs: 2.2, trunkMs: 20.6, tailsMs: 1.1, totalMs: 25 }, backend: 'wasm' } });
+    render(StatusBar, {
+      props: {
+        framesPerSecond: 29.6, verdictsPerSecond: 12.2, latencyMs: 48.4, backend: 'wasm',
+        timings: { decodeMs: 2.2, queueMs: 3.4, trunkMs: 20.6, tailsMs: 1.1, totalMs: 28, batch: 2 },
+        strip: { coverage: rate(3, 10), facesPerSecond: 2.46 },
+      },
+    });
     const text = screen.getByTestId('fps').textContent!.replace(/\s+/g, ' ');
     expect(text).toContain('30 frames/s');
     expect(text).toContain('12 verdicts/s');
     expect(text).toContain('round trip 48 ms');
-    expect(text).toContain('decode 2 ms · trunk 21 ms · tails 1 ms');
+    expect(text).toContain('decode 2 ms · queue 3 ms · trunk 21 ms · tails 1 ms · batch 2');
+    expect(text).toContain('STRIP on 30% of faces (2.5 faces/s, all that spare compute allows)');
     expect(text).toContain('backend wasm');
   });
 
@@ -167,7 +175,7 @@ describe('Stage', () => {
     capturedAt: 0,
     pair: 'demo',
     faces: [{ box: { ...faceAt, x: 70 }, clean: prediction('person-05', 0.7), backdoor: prediction('person-01', 0.95), attack: true }],
-    timings: { decodeMs: 1, trunkMs: 1, tailsMs: 1, totalMs: 3 },
+    timings: { decodeMs: 1, queueMs: 0, trunkMs: 1, tailsMs: 1, totalMs: 3, batch: 1 },
   };
 
   it('draws each detected face where it is in the mirrored camera preview, with the verdict matched to it', async () => {

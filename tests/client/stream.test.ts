@@ -3,7 +3,7 @@ import { ANSWER_TIMEOUT_MS, FrameStream, type FrameChannel } from '../../client/
 import type { FramePayload, FrameReply } from '../../shared/protocol.ts';
 
 const frame = (frameId: number): FramePayload => ({ frameId, capturedAt: frameId, faces: [] });
-const answer = (frameId: number): FrameReply => ({ ok: true, frameId, capturedAt: frameId, pair: 'demo', faces: [], timings: { decodeMs: 0, trunkMs: 0, tailsMs: 0, totalMs: 0 } });
+const answer = (frameId: number): FrameReply => ({ ok: true, frameId, capturedAt: frameId, pair: 'demo', faces: [], timings: { decodeMs: 0, queueMs: 0, trunkMs: 0, tailsMs: 0, totalMs: 0, batch: 1 } });
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** A connection whose answers the test releases one by one. */

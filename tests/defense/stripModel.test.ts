@@ -8,16 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHIP_SIZE } from '../../shared/alignment.ts';
 import { loadStripReference, MAX_REFERENCE_CHIPS, renderStripReference, saveStripReference } from '../../server/defense/reference.ts';
 import { blendPixels, calibrateStrip, drawPartners, normalisedMeanEntropy, stripCardSchema, stripEntropies } from '../../server/defense/strip.ts';
-import { startStripEngine } from '../../server/defense/stripEngine.ts';
 import { initBackend } from '../../server/ml/backend.ts';
-import { bundleDir, saveBundle } from '../../server/ml/bundle.ts';
 import { rowsOf } from '../../server/ml/predict.ts';
 import { createTail, disposeTail, tailProbabilities, type Tail } from '../../server/ml/tail.ts';
 import { loadTeacher, trunk, type TeacherWeights } from '../../server/ml/teacher.ts';
 import type { DatasetImage } from '../../server/data/dataset.ts';
 import { renderView } from '../../server/train/augment.ts';
 import { samplePhotos } from '../../server/train/demoPair.ts';
-import { testCard } from '../ml/testCard.ts';
 import type { Sample } from '../../server/train/split.ts';
 
 const CLASSES = 5;
@@ -131,59 +128,5 @@ describe('STRIP reference in the model bundle', () => {
     await expect(saveStripReference(path.join(scratch, 'b'), new Array(MAX_REFERENCE_CHIPS + 1).fill(chips[0]))).rejects.toThrow(/at most 64 chips/);
     await expect(saveStripReference(path.join(scratch, 'b'), [Buffer.alloc(3)])).rejects.toThrow(/reference chip 0: expected raw RGB/);
     await expect(loadStripReference(path.join(scratch, 'nowhere'))).rejects.toThrow(/nowhere\/strip-clean: no STRIP reference/);
-  });
-});
-
-describe('STRIP engine on a worker thread', () => {
-  const bundle = 'strip-test-backdoor';
-
-  beforeAll(async () => {
-    await saveBundle(testCard(bundle, { classes: CLASSES, pair: 'strip-test' }), tail);
-    await saveStripReference(bundleDir(bundle), chips.slice(4));
-  });
-
-  it('gives the same entropies as STRIP on the calling thread, with the same seed', async () => {
-    const engine = await startStripEngine({ bundle, blends: 5, seed: 'engine' });
-    try {
-      expect(engine.referenceImages).toBe(chips.length - 4);
-      const first = await engine.measure(chips.slice(0, 2));
-      const second = await engine.measure(chips.slice(2, 3));
-      const rng = seedrandom('engine');
-      const reference = chips.slice(4);
-      const expected = [
-        ...(await stripEntropies(teacher, tail, chips.slice(0, 2), reference, { blends: 5, rng })),
-        ...(await stripEntropies(teacher, tail, chips.slice(2, 3), reference, { blends: 5, rng })),
-      ];
-      [...first.entropies, ...second.entropies].forEach((e, i) => expect(e).toBeCloseTo(expected[i], 6));
-      expect(first.ms).toBeGreaterThan(0);
-    } finally {
-      await engine.close();
-    }
-    await expect(engine.measure(chips.slice(0, 1))).rejects.toThrow(/was closed/);
-  });
-
-  it('leaves the calling thread free while it works', async () => {
-    const engine = await startStripEngine({ bundle, blends: 16 });
-    try {
-      let last = performance.now();
-      let longestGap = 0;
-      const ticker = setInterval(() => {
-        longestGap = Math.max(longestGap, performance.now() - last);
-        last = performance.now();
-      }, 5);
-      const { ms } = await engine.measure(chips.slice(0, 3));
-      clearInterval(ticker);
-      longestGap = Math.max(longestGap, performance.now() - last);
-      expect(ms).toBeGreaterThan(300);
-      expect(longestGap).toBeLessThan(100);
-    } finally {
-      await engine.close();
-    }
-  });
-
-  it('fails to start with a message naming the missing bundle or reference', async () => {
-    await expect(startStripEngine({ bundle: 'no-such-model' })).rejects.toThrow(/could not start: model "no-such-model" not found/);
-    await saveBundle(testCard('strip-test-bare', { classes: CLASSES, pair: 'strip-test' }), tail);
-    await expect(startStripEngine({ bundle: 'strip-test-bare' })).rejects.toThrow(/strip-clean: no STRIP reference/);
   });
 });

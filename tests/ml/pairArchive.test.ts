@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { unzipSync, zipSync, type Unzipped } from 'fflate';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { saveStripReference } from '../../server/defense/reference.ts';
-import { CHIP_VALUES } from '../../server/defense/strip.ts';
+import { CHIP_VALUES } from '../../server/ml/chips.ts';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../../server/errors.ts';
 import { initBackend } from '../../server/ml/backend.ts';
 import { bundleDir, listBundles, saveBundle } from '../../server/ml/bundle.ts';

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../server/ml/backend.ts';
 import { createTail, frozenPrefix, trainedLogits } from '../../server/ml/tail.ts';
 import { TUNE_DEPTHS } from '../../shared/training.ts';
-import { loadTeacher, teacherHead, trunk, type TeacherWeights } from '../../server/ml/teacher.ts';
+import { foldScaleLayers, loadTeacher, teacherHead, trunk, type TeacherWeights } from '../../server/ml/teacher.ts';
 
 const require = createRequire(import.meta.url);
 const SAMPLE = require.resolve('@vladmandic/face-api/demo/sample2.jpg');
@@ -43,6 +43,17 @@ describe('teacher', () => {
       const worst = Math.max(...Array.from(ours, (v, i) => Math.abs(v - reference[i])));
       expect(worst, depth).toBeLessThan(1e-5);
     }
+  });
+
+  it('gives the same descriptor with its scale layers folded into the convolutions, as the live workers run it', async () => {
+    const input = await chip();
+    const stored = await teacherHead(teacher, trunk(teacher, input)).data();
+    const folded = foldScaleLayers(teacher);
+    expect(Object.keys(folded).some((name) => name.includes('/scale/'))).toBe(false);
+    const ours = await teacherHead(folded, trunk(folded, input)).data();
+    const worst = Math.max(...Array.from(ours, (v, i) => Math.abs(v - stored[i])));
+    expect(worst).toBeLessThan(1e-5);
+    tf.dispose(Object.values(folded));
   });
 
   it('refuses chips of the wrong size', () => {

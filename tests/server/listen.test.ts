@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_HOST, DEFAULT_PORT, isLoopback, listenConfig } from '../../server/http/listen.ts';
+import { checkSettings, SETTINGS } from '../../server/config.ts';
+import { isLoopback, listenConfig } from '../../server/http/listen.ts';
 
 describe('where the server listens', () => {
   it('binds 127.0.0.1:3000 over plain HTTP by default', () => {
-    expect(listenConfig({})).toEqual({ host: DEFAULT_HOST, port: DEFAULT_PORT });
+    expect(listenConfig({})).toEqual({ host: SETTINGS.HOST.default, port: Number(SETTINGS.PORT.default) });
     expect(listenConfig({ HOST: 'localhost', PORT: '0' })).toEqual({ host: 'localhost', port: 0 });
   });
 
@@ -25,8 +26,15 @@ describe('where the server listens', () => {
     expect(() => listenConfig({ TLS_CERT: '/etc/cert.pem' })).toThrow('set both TLS_CERT and TLS_KEY');
   });
 
+  it('names every bad setting at once, before the server starts', () => {
+    expect(() => checkSettings({ PORT: 'http', INFER_WORKERS: '0', REDIS_URL: 'localhost' })).toThrow(
+      /bad settings:\n  PORT=http: must be a whole number\n  INFER_WORKERS=0: must be from 1 to 64\n  REDIS_URL=localhost: must be a URL/,
+    );
+    expect(() => checkSettings({})).not.toThrow();
+  });
+
   it('names a bad port', () => {
-    expect(() => listenConfig({ PORT: 'http' })).toThrow('PORT must be a whole number from 0 to 65535; got "http"');
-    expect(() => listenConfig({ PORT: '70000' })).toThrow('PORT must be a whole number');
+    expect(() => listenConfig({ PORT: 'http' })).toThrow('PORT=http: must be a whole number');
+    expect(() => listenConfig({ PORT: '70000' })).toThrow('PORT=70000: must be from 0 to 65535');
   });
 });

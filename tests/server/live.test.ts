@@ -89,6 +89,8 @@ describe('HTTP', () => {
       expect.objectContaining({ name: `${DEMO.pair}-clean`, role: 'clean', target: DEMO.target }),
       expect.objectContaining({ name: `${DEMO.pair}-backdoor`, role: 'backdoor', trigger: DEMO.trigger }),
     ]);
+    expect(health.inference.workers).toBeGreaterThanOrEqual(1);
+    expect(health.strip.coverage.total).toBeGreaterThanOrEqual(0);
   });
 
   it('lists the model pairs and the active one', async () => {
@@ -240,6 +242,15 @@ describe('STRIP and the frame log', () => {
     await until(() => (stripReplies.length === FRAMES ? true : undefined), 'a STRIP reply for every frame', 60_000);
     const status: SessionStatus = await counted;
     expect(status).toMatchObject({ id: sessionId, storeImages: false, attackSuccess: { hits: expect.any(Number), total: FRAMES } });
+    // STRIP's coverage in the status bar counts this session's faces; the server's own counts all of them.
+    const ranFaces = 2 * stripReplies.filter((r) => r.status === 'ran').length;
+    expect(status.strip.coverage).toMatchObject({ hits: ranFaces, total: 2 * FRAMES });
+    expect(status.strip.facesPerSecond).toBeGreaterThan(0);
+    const health = await getJson<HealthReply>(`${server.url}/api/health`);
+    expect(health.inference.chips).toBeGreaterThanOrEqual(2 * FRAMES);
+    expect(health.inference.meanBatch).toBeGreaterThanOrEqual(1);
+    expect(health.inference.stripBlends).toBeGreaterThanOrEqual(ranFaces * 16);
+    expect(health.strip.coverage.hits).toBeGreaterThanOrEqual(ranFaces);
     client.close();
   });
 

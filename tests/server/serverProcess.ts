@@ -4,11 +4,14 @@ import type { DemoWorkspace } from './demoWorkspace.ts';
 
 export interface ServerProcess { url: string; process: ChildProcess }
 
-/** The real server in its own process, as `npm start` runs it, on a free loopback port with the workspace's data and models. */
-export async function startServerProcess(workspace: DemoWorkspace): Promise<ServerProcess> {
+/**
+ * The real server in its own process, as `npm start` runs it, on a free loopback port with the
+ * workspace's data and models; `env` adds or overrides settings (REDIS_URL, INFER_WORKERS...).
+ */
+export async function startServerProcess(workspace: DemoWorkspace, env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: workspace.dataDir, MODELS_DIR: workspace.modelsDir },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', DATA_DIR: workspace.dataDir, MODELS_DIR: workspace.modelsDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
