@@ -92,6 +92,6 @@ describe('resizeToChip', () => {
 
 describe('encodeChip', () => {
   it('rejects buffers of the wrong size', async () => {
-    await expect(encodeChip(Buffer.alloc(10), 'png')).rejects.toThrow('got 10 bytes');
+    await expect(encodeChip(Buffer.alloc(10), 'png')).rejects.toThrow('chip 0: expected raw RGB 150x150 (67500 bytes), got 10');
   });
 });
