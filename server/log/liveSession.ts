@@ -32,6 +32,9 @@ export interface ClassifiedFrame {
   cards: PairCards;
 }
 
+/** Where and with which labels an answered frame is logged, whenever STRIP finishes with it. */
+export interface FrameLabels { session: SessionLog; labels: OperatorLabels[] }
+
 /**
  * One client's logging: the presenter's labels and the session every answered face is logged to,
  * with its STRIP outcome. A session starts on connect and finishes on disconnect; a server crash
@@ -50,14 +53,13 @@ export class LiveSession {
     this.session = this.open({ storeImages: false });
   }
 
-  /** The presenter's labels for each face of a frame, assigned when it is answered. */
-  labelFaces(frame: ClassifiedFrame): OperatorLabels[] {
-    return this.labels.assign(frame.reply.faces.map((face) => face.box));
+  /** The presenter's labels for each face of a frame and the session it belongs to, fixed when it is answered. */
+  labelFaces(frame: ClassifiedFrame): FrameLabels {
+    return { session: this.session, labels: this.labels.assign(frame.reply.faces.map((face) => face.box)) };
   }
 
   /** Logs a frame's faces once STRIP has its outcome, and tells the page STRIP's verdict. */
-  record(frame: ClassifiedFrame, labels: OperatorLabels[], strip: StripOutcome): void {
-    const session = this.session;
+  record(frame: ClassifiedFrame, { session, labels }: FrameLabels, strip: StripOutcome): void {
     const { reply, cards } = frame;
     const ran = strip.status === 'ran' ? strip : undefined;
     const statuses = reply.faces.map((_, i) => (ran ? stripStatus(ran.entropies[i], ran.threshold) : 'skipped'));
