@@ -131,6 +131,7 @@ export class LiveStrip {
           resolve({ status: 'skipped' });
         } else {
           this.measuredFaces += frame.chips.length;
+          this.forgetOld();
           this.recent.push({ at: performance.now(), faces: frame.chips.length });
           resolve({ status: 'ran', entropies: outcome.entropies, ms: outcome.ms, threshold: strip.threshold });
         }

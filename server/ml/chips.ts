@@ -27,7 +27,7 @@ export async function decodeChips(encoded: readonly Uint8Array[]): Promise<Buffe
   }));
 }
 
-/** Raw chips back to back in one buffer (what a worker or a [B,150,150,3] tensor takes). */
+/** Raw chips back to back in a buffer of their own (a worker can take it whole; a [B,150,150,3] tensor takes it). */
 export function packChips(chips: readonly Uint8Array[]): Uint8Array {
   checkChips('face', chips);
   const pixels = new Uint8Array(chips.length * CHIP_VALUES);

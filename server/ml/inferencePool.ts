@@ -125,10 +125,6 @@ class PoolWorker {
   }
 }
 
-function transferable(pixels: Uint8Array): ArrayBuffer {
-  return pixels.byteOffset === 0 && pixels.byteLength === pixels.buffer.byteLength ? (pixels.buffer as ArrayBuffer) : (pixels.slice().buffer as ArrayBuffer);
-}
-
 /**
  * The server's inference threads, shared by every client. Frames from all clients queue in one
  * line and go out in batches (up to `batchMax` chips, one trunk pass feeding both tails) to
@@ -268,7 +264,7 @@ export class InferencePool {
     const pixels = packChips(batch.flatMap((w) => w.chips));
     worker.busy = true;
     const started = performance.now();
-    worker.request<'classified'>({ type: 'classify', pair, pixels: transferable(pixels) }).then(
+    worker.request<'classified'>({ type: 'classify', pair, pixels: pixels.buffer as ArrayBuffer }).then(
       (reply) => {
         this.counters.batches += 1;
         this.counters.chips += chips;
@@ -298,7 +294,7 @@ export class InferencePool {
   private sendBackground(worker: PoolWorker, job: BackgroundJob): void {
     worker.busy = true;
     const started = performance.now();
-    worker.request<'stripped'>({ type: 'strip', pair: job.pair, pixels: transferable(packChips(job.chips)), blends: job.blends }).then(
+    worker.request<'stripped'>({ type: 'strip', pair: job.pair, pixels: packChips(job.chips).buffer as ArrayBuffer, blends: job.blends }).then(
       (reply) => {
         this.counters.stripBlends += job.chips.length * job.blends;
         this.counters.stripMs += performance.now() - started;
