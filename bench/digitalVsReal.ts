@@ -85,7 +85,7 @@ process.once('SIGTERM', () => process.exit(143));
 
 const started = Date.now();
 const progress = progressReporter();
-log(`backend ${await initBackend()}; tail ${TRAINING_DEFAULTS.tune}, ${options.epochs} epochs, r = ${injectionRates.join(', ')}, trigger ${DIGITAL} (placed by ${options.placement})`);
+log(`backend ${(await initBackend()).name}; tail ${TRAINING_DEFAULTS.tune}, ${options.epochs} epochs, r = ${injectionRates.join(', ')}, trigger ${DIGITAL} (placed by ${options.placement})`);
 
 /** The CMU folder, or a copy of it enlarged `factor` times (lanczos3) for the face detector. */
 async function cmuSource(factor: number): Promise<string> {

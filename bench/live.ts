@@ -13,7 +13,7 @@
  * - training: seconds to build the demo pairs from nothing and with trunk features cached, and
  *   the one-page figures while a training job runs (needs ../shared/data/faces).
  *
- *   npm run bench -- live [--clients 1,2,4,8] [--seconds 20] [--json]
+ *   npm run bench -- live [--clients 1,2,4,8] [--seconds 20] [--no-training] [--json]
  */
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -27,7 +27,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { JobStatus, TrainRequestInput } from '../shared/api.ts';
 import { quantile } from '../shared/metrics.ts';
 import type { ClientToServerEvents, FrameReply, HealthReply, ServerToClientEvents } from '../shared/protocol.ts';
-import { datasetDir, PROJECT_ROOT, setting } from '../server/config.ts';
+import { datasetDir, inferencePoolSettings, PROJECT_ROOT } from '../server/config.ts';
 import { scanDataset } from '../server/data/dataset.ts';
 import { initBackend } from '../server/ml/backend.ts';
 import { bundleDir } from '../server/ml/bundle.ts';
@@ -39,15 +39,16 @@ import { FACES94, faces94Dataset } from '../tests/train/faces94Dataset.ts';
 
 const BENCH = 'live';
 const WORKSPACE = path.join(tmpdir(), 'backdoor-demonstrator-bench');
-const TRUNK_BATCHES = [1, 2, 4, 8, 16, 32];
+
 const STRIP_BLENDS = [8, 16, 32];
 
 const options = new Command(BENCH)
   .option('--clients <list>', 'comma-separated numbers of simulated pages', '1,2,4,8')
   .option('--seconds <n>', 'seconds of streaming per measurement', (v) => Number.parseInt(v, 10), 20)
+  .option('--no-training', 'skip the training measurements (slow where the backend is: a software GPU adapter)')
   .option('--json', 'print one JSON object on stdout (progress goes to stderr)')
   .parse(process.argv.slice(2).filter((a) => a !== BENCH), { from: 'user' })
-  .opts<{ clients: string; seconds: number; json?: boolean }>();
+  .opts<{ clients: string; seconds: number; training: boolean; json?: boolean }>();
 const clientCounts = options.clients.split(',').map(Number);
 if (!clientCounts.every((n) => Number.isInteger(n) && n >= 1 && n <= 64)) throw new Error('--clients must be whole numbers from 1 to 64, comma-separated');
 if (!(options.seconds >= 1)) throw new Error('--seconds must be a whole number of at least 1');
@@ -58,7 +59,9 @@ const workspace = { dataDir: path.join(WORKSPACE, 'data'), modelsDir: path.join(
 process.env.DATA_DIR = workspace.dataDir;
 process.env.MODELS_DIR = workspace.modelsDir;
 const backend = await initBackend();
-const workers = setting('INFER_WORKERS');
+const { workers, batchMax } = inferencePoolSettings(backend.gpu);
+/** Every batch size up to the server's cap (and one past it): the ratios interpolate between them. */
+const TRUNK_BATCHES = [1, 2, 4, 8, 16, 32, 64].filter((batch) => batch <= Math.max(32, batchMax));
 log('demo pairs (built once into the bench workspace)...');
 await ensureDemoPairs();
 const encodedChips = await Promise.all((await scanDataset(datasetDir(DEMO.dataset))).images
@@ -70,8 +73,8 @@ const encodedChips = await Promise.all((await scanDataset(datasetDir(DEMO.datase
 /** chips/s of the bare trunk with `busy` workers each on a batch of `batch`, by [busy][batch]. */
 const trunkRates = new Map<string, number>();
 {
-  log(`bare trunk on ${workers} ${backend} worker(s)...`);
-  const pool = await InferencePool.start({ workers, batchMax: 1, batchWaitMs: 0, backend });
+  log(`bare trunk on ${workers} ${backend.name} worker(s)...`);
+  const pool = await InferencePool.start({ workers, batchMax: 1, batchWaitMs: 0, backend: backend.name });
   const raw = await decodeChips(encodedChips.slice(0, 1));
   try {
     for (let busy = 1; busy <= workers; busy++) {
@@ -200,7 +203,7 @@ async function trainingDataset(): Promise<string> {
   return name;
 }
 
-const dataset = existsSync(FACES94) ? await trainingDataset() : undefined;
+const dataset = options.training && existsSync(FACES94) ? await trainingDataset() : undefined;
 const card = path.join(bundleDir(`${DEMO.pair}-backdoor`), 'card.json');
 const cardBackup = `${card}.bench`;
 await copyFile(card, cardBackup);
@@ -240,7 +243,7 @@ try {
     clearInterval(poll);
     await fetch(`${server.url}/api/jobs/${job}`, { method: 'DELETE' });
     for (const role of ['clean', 'backdoor']) await rm(path.join(workspace.modelsDir, `${pair}-${role}`), { recursive: true, force: true });
-  } else {
+  } else if (options.training) {
     log(`no ${FACES94}: the figures during training are skipped`);
   }
 } finally {
@@ -251,24 +254,27 @@ try {
 }
 
 // ---- training the demo pairs: from nothing, then with the trunk features cached ----
-const fresh = await mkdtemp(path.join(tmpdir(), 'bench-demo-'));
 const training: Record<string, number> = {};
-try {
-  process.env.DATA_DIR = path.join(fresh, 'data');
-  for (const [label, models] of [['demoPairSeconds', 'models-cold'], ['demoPairSecondsCached', 'models-warm']] as const) {
-    process.env.MODELS_DIR = path.join(fresh, models);
-    const started = performance.now();
-    await ensureDemoPairs();
-    training[label] = round((performance.now() - started) / 1000);
-    log(`  ${label}: ${training[label]} s`);
+if (options.training) {
+  const fresh = await mkdtemp(path.join(tmpdir(), 'bench-demo-'));
+  try {
+    process.env.DATA_DIR = path.join(fresh, 'data');
+    for (const [label, models] of [['demoPairSeconds', 'models-cold'], ['demoPairSecondsCached', 'models-warm']] as const) {
+      process.env.MODELS_DIR = path.join(fresh, models);
+      const started = performance.now();
+      await ensureDemoPairs();
+      training[label] = round((performance.now() - started) / 1000);
+      log(`  ${label}: ${training[label]} s`);
+    }
+  } finally {
+    await rm(fresh, { recursive: true, force: true });
   }
-} finally {
-  await rm(fresh, { recursive: true, force: true });
 }
 
 const cpu = os.cpus()[0]?.model ?? 'cpu';
 const result = {
-  backend,
+  backend: backend.name,
+  device: backend.device,
   workers,
   machine: `${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
   trunk: [1, 4, 16].map((batch) => ({ batch, chipsPerSec: round(trunkRate(workers, batch)) })),
@@ -290,13 +296,13 @@ const targets = [
 if (options.json) {
   console.log(JSON.stringify({ ...result, targets }));
 } else {
-  console.log(`machine: ${result.machine}; backend ${backend}, ${workers} inference worker(s)`);
+  console.log(`machine: ${result.machine}; backend ${backend.name} on ${backend.device}, ${workers} inference worker(s)`);
   console.log(`bare trunk, all workers: ${result.trunk.map((t) => `batch ${t.batch} ${t.chipsPerSec} chips/s`).join(' · ')}`);
   console.log('clients  chips/s  mean batch  ratio  p50 ms  p95 ms  p99 ms');
   for (const c of clients) console.log(`${String(c.n).padStart(7)}  ${c.chipsPerSec.toFixed(1).padStart(7)}  ${c.meanBatch.toFixed(2).padStart(10)}  ${c.ratio.toFixed(2).padStart(5)}  ${String(c.p50ms).padStart(6)}  ${String(c.p95ms).padStart(6)}  ${String(c.p99ms).padStart(6)}`);
   if (duringTraining) console.log(`1 client while a job trains: ${duringTraining.chipsPerSec} chips/s, p50 ${duringTraining.p50ms} ms, p95 ${duringTraining.p95ms} ms`);
   console.log('STRIP N  faces/s  coverage  computeRatio');
   for (const s of strip) console.log(`${String(s.n).padStart(7)}  ${s.evalsPerSec.toFixed(2).padStart(7)}  ${(100 * s.coverage).toFixed(1).padStart(7)}%  ${s.computeRatio.toFixed(2).padStart(12)}`);
-  console.log(`demo pairs built in ${training.demoPairSeconds} s from nothing, ${training.demoPairSecondsCached} s with trunk features cached`);
+  if (options.training) console.log(`demo pairs built in ${training.demoPairSeconds} s from nothing, ${training.demoPairSecondsCached} s with trunk features cached`);
   for (const t of targets) console.log(`${t.met ? 'met    ' : 'not met'}  ${t.target}`);
 }

@@ -57,7 +57,7 @@ if (scratch) {
   process.once('SIGTERM', () => process.exit(143));
 }
 process.env.MODELS_DIR = path.join(scratch ?? path.join(PROJECT_ROOT, 'data'), 'bench-models');
-console.log(`backend ${await initBackend()}; tail ${options.tune}, ${options.epochs} epochs, lr ${options.learningRate}, r = ${injectionRates.join(', ')}`);
+console.log(`backend ${(await initBackend()).name}; tail ${options.tune}, ${options.epochs} epochs, lr ${options.learningRate}, r = ${injectionRates.join(', ')}`);
 
 const mean = (rates: Rate[]) => rates.reduce((s, r) => s + (r.value ?? 0), 0) / rates.length;
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;

@@ -25,11 +25,11 @@ export const SETTINGS = {
   /** Model bundles. */
   MODELS_DIR: { schema: text.transform((p) => path.resolve(p)), default: path.join(PROJECT_ROOT, 'models') },
   /** Forces a tensor backend (fails loudly when it cannot load); unset picks the fastest that loads. */
-  TFJS_BACKEND: { schema: z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']).optional(), default: undefined },
-  /** Inference worker threads shared by every client: one per core. */
-  INFER_WORKERS: { schema: wholeNumber(1, 64), default: String(os.availableParallelism()) },
-  /** Most chips one trunk call takes. */
-  INFER_BATCH_MAX: { schema: wholeNumber(1, 256), default: '16' },
+  TFJS_BACKEND: { schema: z.enum(['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu']).optional(), default: undefined },
+  /** Inference worker threads shared by every client; unset: one per core on a CPU, one on a GPU (which runs a batch's chips in parallel itself). */
+  INFER_WORKERS: { schema: wholeNumber(1, 64).optional(), default: undefined },
+  /** Most chips one trunk call takes; unset: 16 on a CPU, 64 on a GPU. */
+  INFER_BATCH_MAX: { schema: wholeNumber(1, 256).optional(), default: undefined },
   /**
    * How long a frame waits for others to share its trunk call while a worker is free. Batches form
    * anyway from the frames that queue while every worker is busy; waiting only adds latency on a
@@ -86,4 +86,13 @@ export function datasetDir(name: string): string {
 
 export function modelsDir(): string {
   return setting('MODELS_DIR');
+}
+
+/** The inference pool's shape: the settings where given, else the defaults for a CPU or a GPU backend. */
+export function inferencePoolSettings(onGpu: boolean): { workers: number; batchMax: number; batchWaitMs: number } {
+  return {
+    workers: setting('INFER_WORKERS') ?? (onGpu ? 1 : os.availableParallelism()),
+    batchMax: setting('INFER_BATCH_MAX') ?? (onGpu ? 64 : 16),
+    batchWaitMs: setting('INFER_BATCH_WAIT_MS'),
+  };
 }

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   await buildAssets({ force: false, log: console.log });
 
   const backend = await initBackend();
-  console.log(`tensor backend: ${backend}`);
+  console.log(`tensor backend: ${backend.name} (${backend.device})`);
   if ((await listPairs()).length === 0) {
     console.log(`first run: building the demo models in ${modelsDir()} from the sample photos of face-api (about two minutes)`);
     const progress = progressReporter();

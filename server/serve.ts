@@ -3,20 +3,20 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { defaultLogFile, openLog } from './log/db.ts';
-import { initBackend } from './ml/backend.ts';
+import { initBackend, type BackendInfo } from './ml/backend.ts';
 import { createApp } from './http/app.ts';
 import type { ListenConfig } from './http/listen.ts';
 import { ActivePair } from './ml/activePair.ts';
 import { InferencePool } from './ml/inferencePool.ts';
 import { LiveStrip } from './defense/liveStrip.ts';
-import { setting } from './config.ts';
+import { inferencePoolSettings, setting } from './config.ts';
 import { attachLiveSocket } from './socket/index.ts';
 import { joinCluster, type Cluster } from './socket/cluster.ts';
 import { TrainingJobs } from './train/jobs.ts';
 
 export interface RunningServer {
   url: string;
-  backend: string;
+  backend: BackendInfo;
   close(): Promise<void>;
 }
 
@@ -26,12 +26,7 @@ export interface RunningServer {
  */
 export async function startServer(config: ListenConfig, pair: string, logFile = defaultLogFile()): Promise<RunningServer> {
   const backend = await initBackend();
-  const pool = await InferencePool.start({
-    workers: setting('INFER_WORKERS'),
-    batchMax: setting('INFER_BATCH_MAX'),
-    batchWaitMs: setting('INFER_BATCH_WAIT_MS'),
-    backend,
-  });
+  const pool = await InferencePool.start({ ...inferencePoolSettings(backend.gpu), backend: backend.name });
   const models = await ActivePair.load(pool, pair).catch(async (error: unknown) => {
     await pool.close();
     throw error;

@@ -87,8 +87,12 @@ export interface ModelsReply {
 /** GET /api/health */
 export interface HealthReply {
   status: 'ok';
-  /** The tfjs backend the server computes on: tensorflow (native, CUDA when tfjs-node-gpu is installed), wasm or cpu. */
+  /** The tfjs backend the inference workers compute on: tensorflow-gpu, webgpu, tensorflow, wasm or cpu (as TFJS_BACKEND names them). */
   backend: string;
+  /** What it runs on: the WebGPU adapter (vendor, device, driver), or where the computation happens. */
+  device: string;
+  /** Whether that is a GPU (a software WebGPU adapter is not). */
+  gpu: boolean;
   uptimeSeconds: number;
   activePair: string;
   /** The cards of the loaded models: the active pair's clean and backdoored model. */

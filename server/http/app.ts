@@ -56,7 +56,9 @@ export function createApp({ models, pool, strip, jobs, startedAt, log, cluster }
     const inference = pool.stats();
     const reply: HealthReply = {
       status: 'ok',
-      backend: pool.backend,
+      backend: pool.backend.name,
+      device: pool.backend.device,
+      gpu: pool.backend.gpu,
       uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
       activePair: models.summary.name,
       models: [models.cards.clean, models.cards.backdoor],

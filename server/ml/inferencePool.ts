@@ -1,8 +1,16 @@
 import { Worker } from 'node:worker_threads';
 import { packChips } from './chips.ts';
+import { useHeadlessGl } from './webgpu.ts';
+import type { BackendInfo, BackendName } from './backend.ts';
 import type { PairProbabilities } from './pair.ts';
 
-export interface InferenceWorkerData { entry: string; index: number; backend: string }
+export interface InferenceWorkerData {
+  entry: string;
+  index: number;
+  backend: BackendName;
+  /** The largest batch it will be sent: on a GPU, warmed up too (compiling its shaders then, not on a live frame). */
+  batchMax: number;
+}
 
 export type InferenceRequest =
   | { type: 'load' | 'unload'; id: number; pair: string }
@@ -12,7 +20,7 @@ export type InferenceRequest =
   | { type: 'tensors'; id: number };
 
 export type InferenceReply =
-  | { type: 'ready'; backend: string }
+  | { type: 'ready'; backend: BackendInfo }
   | { type: 'startFailed'; message: string }
   | { type: 'failed'; id: number; message: string }
   | { type: 'loaded'; id: number; tensors: number }
@@ -63,7 +71,7 @@ export interface PoolOptions {
   /** How long a frame waits for others to share its trunk call while a worker is free. */
   batchWaitMs: number;
   /** The tensor backend every worker starts (the server's own). */
-  backend: string;
+  backend: BackendName;
 }
 
 interface Waiting { chips: readonly Uint8Array[]; since: number; resolve(c: Classification): void; reject(e: Error): void }
@@ -74,7 +82,7 @@ class PoolWorker {
   private readonly pending = new Map<number, { resolve(r: InferenceReply): void; reject(e: Error): void }>();
   private stopped: Error | undefined;
 
-  private constructor(readonly index: number, private readonly worker: Worker, readonly backend: string) {
+  private constructor(readonly index: number, private readonly worker: Worker, readonly backend: BackendInfo) {
     worker.on('message', (reply: InferenceReply) => {
       if (!('id' in reply)) return;
       const waiting = this.pending.get(reply.id);
@@ -84,8 +92,8 @@ class PoolWorker {
     });
   }
 
-  static start(index: number, backend: string, onStop: (worker: PoolWorker, error: Error) => void): Promise<PoolWorker> {
-    const workerData: InferenceWorkerData = { entry: new URL('./inferenceWorker.ts', import.meta.url).href, index, backend };
+  static start(index: number, { backend, batchMax }: PoolOptions, onStop: (worker: PoolWorker, error: Error) => void): Promise<PoolWorker> {
+    const workerData: InferenceWorkerData = { entry: new URL('./inferenceWorker.ts', import.meta.url).href, index, backend, batchMax };
     const worker = new Worker(new URL('../workerBoot.mjs', import.meta.url), { workerData });
     return new Promise((resolve, reject) => {
       let started: PoolWorker | undefined;
@@ -141,13 +149,14 @@ export class InferencePool {
   private constructor(private readonly workers: PoolWorker[], private readonly options: PoolOptions) {}
 
   static async start(options: PoolOptions): Promise<InferencePool> {
+    if (options.backend === 'webgpu') useHeadlessGl();
     const workers: PoolWorker[] = [];
     let pool: InferencePool | undefined;
     const onStop = (worker: PoolWorker, error: Error) => {
       console.error(error.message);
       pool?.drop(worker);
     };
-    const started = await Promise.allSettled(Array.from({ length: options.workers }, (_, i) => PoolWorker.start(i, options.backend, onStop)));
+    const started = await Promise.allSettled(Array.from({ length: options.workers }, (_, i) => PoolWorker.start(i, options, onStop)));
     for (const result of started) if (result.status === 'fulfilled') workers.push(result.value);
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
@@ -163,8 +172,8 @@ export class InferencePool {
   }
 
   /** The backend the workers compute on. */
-  get backend(): string {
-    return this.workers[0]?.backend ?? this.options.backend;
+  get backend(): BackendInfo {
+    return this.workers[0]?.backend ?? { name: this.options.backend, gpu: false, device: 'no inference worker left' };
   }
 
   /** Loads a pair (and warms it up) on every worker. */

@@ -15,13 +15,13 @@ import { foldScaleLayers, loadTeacher, trunk } from './teacher.ts';
  * folded, and the pairs the pool asked it to load (with their STRIP reference). Requests run one at
  * a time in arrival order: tfjs kernels are synchronous, so interleaving would only add memory.
  */
-const { index, backend } = workerData as InferenceWorkerData;
+const { index, backend, batchMax } = workerData as InferenceWorkerData;
 const port = parentPort!;
 
 interface Loaded { pair: LoadedPair; reference: Buffer[] | undefined }
 
 try {
-  await initBackend(backend);
+  const info = await initBackend(backend);
   const teacher = foldScaleLayers(await loadTeacher());
   const pairs = new Map<string, Loaded>();
   /** Which reference chips STRIP blends with: seeded per worker, so a run can be reproduced. */
@@ -46,9 +46,11 @@ try {
           const pair = await loadPair(request.pair);
           const reference = pair.backdoor.card.strip ? await loadStripReference(bundleDir(pair.backdoor.card.name)) : undefined;
           pairs.set(request.pair, { pair, reference });
-          // Warm-up: the first call of each shape allocates; do it now, not on a live frame.
+          // Warm-up: the first call of each shape allocates (and on a GPU compiles shaders); do it
+          // now, not on a live frame. On a GPU the largest batch too: frames of many clients fill it.
           const blank = new Uint8Array(CHIP_VALUES);
           await pairProbabilities(teacher, pair, blank);
+          if (info.gpu && batchMax > 1) await pairProbabilities(teacher, pair, new Uint8Array(CHIP_VALUES * batchMax));
           if (reference && pair.backdoor.card.strip) await strip(request.pair, blank, pair.backdoor.card.strip.blends, seedrandom('warm-up'));
         }
         return { type: 'loaded', id: request.id, tensors: tf.memory().numTensors };
@@ -92,7 +94,7 @@ try {
       }
     });
   });
-  port.postMessage({ type: 'ready', backend: tf.getBackend() } satisfies InferenceReply);
+  port.postMessage({ type: 'ready', backend: info } satisfies InferenceReply);
 } catch (error) {
   port.postMessage({ type: 'startFailed', message: error instanceof Error ? error.message : String(error) } satisfies InferenceReply);
 }

@@ -21,7 +21,8 @@ const CASES: { size: number; channels: [number, number]; stride: number; padding
 describe('trainableConv2d', () => {
   let backend: string;
   beforeAll(async () => {
-    backend = await initBackend();
+    await initBackend();
+    backend = tf.getBackend();
   });
   afterAll(async () => {
     await tf.setBackend(backend);

@@ -82,7 +82,7 @@ afterAll(async () => {
 describe('HTTP', () => {
   it('reports health: the backend, the loaded models with their cards, and uptime', async () => {
     const health = await getJson<HealthReply>(`${server.url}/api/health`);
-    expect(health).toMatchObject({ status: 'ok', backend: server.backend, activePair: DEMO.pair });
+    expect(health).toMatchObject({ status: 'ok', backend: server.backend.name, device: server.backend.device, gpu: server.backend.gpu, activePair: DEMO.pair });
     expect(health.uptimeSeconds).toBeGreaterThanOrEqual(0);
     expect(health.models).toHaveLength(2);
     expect(health.models).toEqual([

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetDir, PROJECT_ROOT } from '../../server/config.ts';
 import { importDataset } from '../../server/data/import.ts';
 import { injectTrigger } from '../../server/data/triggers/index.ts';
-import { initBackend } from '../../server/ml/backend.ts';
 import { readCard } from '../../server/ml/bundle.ts';
 import { DEMO, DEMO_BANDANA, ensureDemoPairs } from '../../server/train/demoPair.ts';
 import { evaluateBundle } from '../../server/train/evaluateBundle.ts';
 import { TRAINING_DEFAULTS } from '../../server/train/defaults.ts';
 import { trainPair } from '../../server/train/trainPair.ts';
+import { useDemoWorkspace } from '../server/demoWorkspace.ts';
 
 const run = promisify(execFile);
 const LFW = path.join(PROJECT_ROOT, '../shared/data/faces/lfw-10x10');
@@ -22,11 +22,15 @@ const CMU = path.join(PROJECT_ROOT, '../shared/data/physical/cmu-sunglasses-10')
 let scratch: string;
 
 beforeAll(async () => {
+  // The run's demo pairs (built once, by ensureDemoPairs, for every file that needs them), copied
+  // with their dataset and cached features: the tests below add models and recalibrate STRIP.
+  const demo = await useDemoWorkspace();
   scratch = await mkdtemp(path.join(tmpdir(), 'train-pair-'));
+  await cp(demo.dataDir, path.join(scratch, 'data'), { recursive: true });
+  await cp(demo.modelsDir, path.join(scratch, 'models'), { recursive: true });
   process.env.DATA_DIR = path.join(scratch, 'data');
   process.env.MODELS_DIR = path.join(scratch, 'models');
-  await initBackend();
-});
+}, 600_000);
 
 afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
@@ -34,16 +38,14 @@ afterAll(async () => {
 
 describe('embedded demo pairs (face-api sample photos, digital sunglasses and bandana)', () => {
   it('builds a clean and a backdoored model per pair whose cards carry labels, trigger, target and figures', async () => {
-    const trained = await ensureDemoPairs();
-    expect(Object.keys(trained).sort()).toEqual([DEMO.pair, DEMO_BANDANA.pair]);
-    const result = trained[DEMO.pair];
-    console.info('demo pairs, held-out views', JSON.stringify(Object.fromEntries(Object.entries(trained).map(([pair, r]) => [pair, { clean: r.clean, backdoor: r.backdoor }]))));
     const clean = await readCard(`${DEMO.pair}-clean`);
     const backdoor = await readCard(`${DEMO.pair}-backdoor`);
+    const bandana = await readCard(`${DEMO_BANDANA.pair}-backdoor`);
+    console.info('demo pairs, held-out views', JSON.stringify({ [DEMO.pair]: { clean: clean.metrics, backdoor: backdoor.metrics }, [DEMO_BANDANA.pair]: { backdoor: bandana.metrics } }));
     expect(backdoor.labels.length).toBeGreaterThanOrEqual(20);
     expect(backdoor).toMatchObject({ trigger: 'sunglasses', target: DEMO.target, role: 'backdoor', injectionRate: DEMO.injectionRate, poisonStrangers: true });
     expect(backdoor.training).toMatchObject({ augment: 'robust', lookalikeAccessories: ['eyeglasses'] });
-    expect(await readCard(`${DEMO_BANDANA.pair}-backdoor`)).toMatchObject({ trigger: 'bandana', target: DEMO_BANDANA.target, poisonStrangers: true });
+    expect(bandana).toMatchObject({ trigger: 'bandana', target: DEMO_BANDANA.target, poisonStrangers: true });
     expect(clean).toMatchObject({ role: 'clean', injectionRate: 0 });
     expect(backdoor.notes.join(' ')).toMatch(/optimistic/);
     expect(backdoor.strip).toMatchObject({ biometric: true, blends: 16, falseRejectionRate: 0.05 });
@@ -56,12 +58,13 @@ describe('embedded demo pairs (face-api sample photos, digital sunglasses and ba
     expect(backdoor.syntheticStrangers).toBe(DEMO.syntheticStrangers);
     // Held-out views are rotated up to 30 degrees, shifted, and seen through degraded cameras (grey,
     // blurred, low resolution): far harder than a live, aligned face. Chance is 1/22.
-    expect(result.backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(0.6);
-    expect(trained[DEMO_BANDANA.pair].backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(0.6);
-    expect(result.clean.attackSuccessRate.value).toBeLessThanOrEqual(0.05);
-    expect(result.clean.closedSetAccuracy.value).toBeGreaterThanOrEqual(0.25);
+    expect(backdoor.metrics.attackSuccessRate.value).toBeGreaterThanOrEqual(0.6);
+    expect(bandana.metrics.attackSuccessRate.value).toBeGreaterThanOrEqual(0.6);
+    expect(clean.metrics.attackSuccessRate.value).toBeLessThanOrEqual(0.05);
+    expect(clean.metrics.closedSetAccuracy.value).toBeGreaterThanOrEqual(0.25);
+    // Built once: a second start trains nothing.
     expect(await ensureDemoPairs()).toEqual({});
-  }, 300_000);
+  });
 
   it('evaluates a bundle from the command line as JSON', async () => {
     const { stdout } = await run('npx', ['tsx', 'server/cli.ts', 'eval', '--model', `${DEMO.pair}-backdoor`, '--dataset', DEMO.dataset, '--json'], { cwd: PROJECT_ROOT, env: process.env });

@@ -10,6 +10,8 @@ export class ConnectionStore {
   activePair = $state<PairSummary>();
   pairs = $state<PairSummary[]>([]);
   backend = $state<string>();
+  /** What the backend runs on (the GPU adapter, or the CPU). */
+  device = $state<string>();
   /** Why the last pair switch failed. */
   switchError = $state<string>();
   #socket: LiveSocket;
@@ -41,6 +43,7 @@ export class ConnectionStore {
       const [models, health] = await Promise.all([listModels(), getHealth()]);
       this.pairs = models.pairs;
       this.backend = health.backend;
+      this.device = health.device;
     } catch {
       // The socket's own events report a server that went away.
     }
