@@ -64,7 +64,7 @@ export class LiveStrip {
   private readonly startedAt = performance.now();
 
   constructor(private readonly pool: InferencePool) {
-    pool.setBackground((pair) => this.next(pair));
+    pool.setBackground((pair, chipBudget) => this.next(pair, chipBudget));
   }
 
   client(): StripClient {
@@ -100,42 +100,58 @@ export class LiveStrip {
     if (at >= 0) this.clients.splice(at, 1);
   }
 
-  private next(pair: string): BackgroundJob | undefined {
+  /**
+   * The newest frame of each client in turn, as many as fit `chipBudget` blended chips (at least
+   * one frame): on a GPU several clients' frames share one STRIP call.
+   */
+  private next(pair: string, chipBudget: number): BackgroundJob | undefined {
+    const taken: { client: StripClient; waiting: Waiting }[] = [];
+    let blendedChips = 0;
+    const first = this.turn;
     for (let tried = 0; tried < this.clients.length; tried++) {
-      const client = this.clients[(this.turn + tried) % this.clients.length];
+      const at = (first + tried) % this.clients.length;
+      const client = this.clients[at];
       const waiting = client.waiting;
       if (!waiting) continue;
-      client.waiting = undefined;
       // A frame of a pair switched away from is no longer loaded on the workers.
       if (waiting.frame.pair !== pair) {
+        client.waiting = undefined;
         waiting.resolve({ status: 'skipped' });
         continue;
       }
-      this.turn = (this.turn + tried + 1) % this.clients.length;
-      return this.job(client, waiting);
+      const cost = waiting.frame.chips.length * waiting.frame.backdoor.strip!.blends;
+      if (taken.length > 0 && blendedChips + cost > chipBudget) break;
+      client.waiting = undefined;
+      taken.push({ client, waiting });
+      blendedChips += cost;
+      this.turn = (at + 1) % this.clients.length;
     }
-    return undefined;
+    return taken.length > 0 ? this.job(pair, taken) : undefined;
   }
 
-  private job(client: StripClient, { frame, resolve }: Waiting): BackgroundJob {
-    const strip = frame.backdoor.strip!;
-    let settled!: () => void;
-    client.track(new Promise<void>((r) => (settled = r)));
+  private job(pair: string, taken: { client: StripClient; waiting: Waiting }[]): BackgroundJob {
+    const settled: (() => void)[] = [];
+    for (const { client } of taken) client.track(new Promise<void>((resolve) => settled.push(resolve)));
     return {
-      pair: frame.pair,
-      chips: frame.chips,
-      blends: strip.blends,
+      pair,
+      chips: taken.flatMap(({ waiting }) => waiting.frame.chips),
+      blends: taken[0].waiting.frame.backdoor.strip!.blends,
       settle: (outcome) => {
-        if (outcome instanceof Error) {
-          console.error(`STRIP failed on a frame of pair "${frame.pair}": ${outcome.message}`);
-          resolve({ status: 'skipped' });
-        } else {
-          this.measuredFaces += frame.chips.length;
-          this.forgetOld();
-          this.recent.push({ at: performance.now(), faces: frame.chips.length });
-          resolve({ status: 'ran', entropies: outcome.entropies, ms: outcome.ms, threshold: strip.threshold });
+        if (outcome instanceof Error) console.error(`STRIP failed on ${taken.length} frame(s) of pair "${pair}": ${outcome.message}`);
+        let offset = 0;
+        for (const { waiting: { frame, resolve } } of taken) {
+          const faces = frame.chips.length;
+          if (outcome instanceof Error) {
+            resolve({ status: 'skipped' });
+          } else {
+            this.measuredFaces += faces;
+            this.forgetOld();
+            this.recent.push({ at: performance.now(), faces });
+            resolve({ status: 'ran', entropies: outcome.entropies.slice(offset, offset + faces), ms: outcome.ms, threshold: frame.backdoor.strip!.threshold });
+          }
+          offset += faces;
         }
-        settled();
+        settled.forEach((done) => done());
       },
     };
   }

@@ -90,16 +90,20 @@ export function stripStatus(entropy: number, threshold: number): Exclude<StripSt
   return entropy < threshold ? 'flagged' : 'passed';
 }
 
-/** One face: its blends with the given partners in one batched trunk call, through the backdoored tail. */
-async function blendEntropy(teacher: TeacherWeights, tail: Tail, chip: Uint8Array, partners: readonly Uint8Array[]): Promise<number> {
-  const pixels = new Float32Array(partners.length * CHIP_VALUES);
-  partners.forEach((partner, i) => pixels.set(blendPixels(chip, partner), i * CHIP_VALUES));
+/**
+ * Faces, each blended with its own partners (the same number for every face), all in one batched
+ * trunk call through the backdoored tail: one normalised mean entropy per face.
+ */
+async function blendEntropies(teacher: TeacherWeights, tail: Tail, faces: readonly { chip: Uint8Array; partners: readonly Uint8Array[] }[]): Promise<number[]> {
+  const blends = faces[0]?.partners.length ?? 0;
+  const pixels = new Float32Array(faces.length * blends * CHIP_VALUES);
+  faces.forEach(({ chip, partners }, face) => partners.forEach((partner, i) => pixels.set(blendPixels(chip, partner), (face * blends + i) * CHIP_VALUES)));
   const input = chipsTensor(pixels);
   const features = trunk(teacher, input);
   const [probabilities] = tailProbabilities(teacher, [tail], features);
-  const flat = (await probabilities.data()) as Float32Array;
+  const rows = rowsOf((await probabilities.data()) as Float32Array, tail.classes);
   tf.dispose([input, features, probabilities]);
-  return normalisedMeanEntropy(rowsOf(flat, tail.classes));
+  return faces.map((_, face) => normalisedMeanEntropy(rows.slice(face * blends, (face + 1) * blends)));
 }
 
 export interface StripOptions {
@@ -111,9 +115,9 @@ export interface StripOptions {
 export async function stripEntropies(teacher: TeacherWeights, tail: Tail, chips: readonly Uint8Array[], reference: readonly Uint8Array[], { blends, rng }: StripOptions): Promise<number[]> {
   checkChips('face', chips);
   checkChips('reference chip', reference);
-  const entropies: number[] = [];
-  for (const chip of chips) entropies.push(await blendEntropy(teacher, tail, chip, drawPartners(reference.length, blends, rng).map((i) => reference[i])));
-  return entropies;
+  if (chips.length === 0) return [];
+  // All the frame's faces (or several clients' frames) in one trunk call: a GPU takes the whole batch at once.
+  return blendEntropies(teacher, tail, chips.map((chip) => ({ chip, partners: drawPartners(reference.length, blends, rng).map((i) => reference[i]) })));
 }
 
 /**
@@ -124,7 +128,7 @@ export async function referenceEntropies(teacher: TeacherWeights, tail: Tail, re
   checkChips('reference chip', reference);
   const entropies: number[] = [];
   for (const [index, chip] of reference.entries()) {
-    entropies.push(await blendEntropy(teacher, tail, chip, drawPartners(reference.length, blends, rng, index).map((i) => reference[i])));
+    entropies.push(...(await blendEntropies(teacher, tail, [{ chip, partners: drawPartners(reference.length, blends, rng, index).map((i) => reference[i]) }])));
   }
   return entropies;
 }

@@ -28,12 +28,16 @@ let ready: Promise<BackendInfo> | undefined;
 async function loadNative(pkg: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-node'): Promise<boolean> {
   try {
     // Optional peer dependencies: present only on a machine where the operator installed them.
+    require.resolve(pkg);
+  } catch {
+    return false;
+  }
+  try {
     await import(pkg);
     return tf.getBackend() === 'tensorflow' || (await tf.setBackend('tensorflow'));
   } catch (error) {
-    // Not installed is the usual case; installed but failing to load (a CUDA mismatch) is worth saying.
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') console.error(`${pkg} is installed but did not load, trying the next backend: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+    // Installed but failing to load (a CUDA mismatch, a missing binary) is worth saying.
+    console.error(`${pkg} is installed but did not load, trying the next backend: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
     return false;
   }
 }

@@ -42,8 +42,11 @@ export interface BackgroundJob {
   settle(outcome: { entropies: number[]; ms: number } | Error): void;
 }
 
-/** Hands the pool its next background job when a worker is free and no frame waits; the pair it may use is the one live. */
-export type BackgroundSource = (pair: string) => BackgroundJob | undefined;
+/**
+ * Hands the pool its next background job when a worker is free and no frame waits; the pair it may
+ * use is the one live, and `chipBudget` the chips one trunk call may take (a job's chips x blends).
+ */
+export type BackgroundSource = (pair: string, chipBudget: number) => BackgroundJob | undefined;
 
 export interface Classification extends PairProbabilities {
   /** The pair that classified the chips: the live one when their batch was sent. */
@@ -253,7 +256,7 @@ export class InferencePool {
         }
         this.sendBatch(idle[0], this.live);
       } else if (idle.length >= Math.min(2, this.workers.length)) {
-        const job = this.background?.(this.live);
+        const job = this.background?.(this.live, this.options.batchMax);
         if (!job) return;
         this.sendBackground(idle[0], job);
       } else {

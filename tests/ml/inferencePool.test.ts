@@ -127,7 +127,7 @@ describe.each(POOL_BACKENDS)('inference pool on %s', (backend) => {
 });
 
 describe('inference pool', () => {
-  it('serves STRIP to clients in turn, each with its newest frame, skipping the frames in between', async () => {
+  it('serves STRIP to clients in turn, each with its newest frame, skipping the frames in between, several frames to a call as the batch cap allows', async () => {
     // Two workers: STRIP takes one only while the other stays free for classification.
     const pool = await InferencePool.start({ workers: 2, batchMax: 16, batchWaitMs: 0, backend: 'wasm' });
     try {
@@ -136,8 +136,12 @@ describe('inference pool', () => {
       const { backdoor } = models.cards;
       const [a, b] = [strip.client(), strip.client()];
       const order: string[] = [];
+      const callMs = new Map<string, number>();
       const submit = (client: typeof a, name: string) => client.submit({ pair: 'alpha', chips: [chips[0]], backdoor }).then((o) => {
-        if (o.status === 'ran') order.push(name);
+        if (o.status === 'ran') {
+          order.push(name);
+          callMs.set(name, o.ms);
+        }
         return o.status;
       });
       // The first frame starts at once; while it runs, each client's newer frame replaces its older one.
@@ -146,6 +150,9 @@ describe('inference pool', () => {
       const statuses = await Promise.all([first, submit(a, 'a2'), submit(a, 'a3'), submit(b, 'b1'), submit(b, 'b2')]);
       expect(statuses).toEqual(['ran', 'skipped', 'ran', 'skipped', 'ran']);
       expect(order).toEqual(['a1', 'b2', 'a3']);
+      // b2 and a3 (4 blends each, 8 chips within the cap of 16) went to the worker in one call.
+      expect(callMs.get('b2')).toBe(callMs.get('a3'));
+      expect(pool.stats().stripBlends).toBe(3 * 4);
       await Promise.all([a.close(), b.close()]);
     } finally {
       await pool.close();
