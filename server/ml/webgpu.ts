@@ -61,14 +61,15 @@ function isSoftware(info: GPUAdapterInfo): boolean {
  * WebGPU's compatibility mode. Undefined when there is none.
  */
 export async function requestWebGpu({ allowSoftware }: { allowSoftware: boolean }): Promise<WebGpuDevice | undefined> {
-  const dawn = await loadDawn();
-  if (!dawn) return undefined;
   const attempts: { flags: string[]; options: GPURequestAdapterOptions & { featureLevel?: string } }[] = [];
   if (hasVulkanDriver()) attempts.push({ flags: [], options: { powerPreference: 'high-performance' } });
   if (allowSoftware) {
     useHeadlessGl();
     attempts.push({ flags: ['backend=opengles'], options: { powerPreference: 'high-performance', featureLevel: 'compatibility' } });
   }
+  // Dawn's binary is loaded only where there is something to ask it for.
+  const dawn = attempts.length > 0 ? await loadDawn() : undefined;
+  if (!dawn) return undefined;
   for (const { flags, options } of attempts) {
     const gpu = dawn.create(flags);
     const adapter = await gpu.requestAdapter(options);
