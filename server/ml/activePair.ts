@@ -70,13 +70,14 @@ export class ActivePair {
    * server of the cluster announced has passed them there.
    */
   async switchTo(name: string, origin: SwitchOrigin = 'here'): Promise<PairSummary> {
+    let next: PairInfo | undefined;
     if (origin === 'here' && name !== this.pair.summary.name) {
-      await existingPair(name);
+      next = await pairInfo(name);
       for (const check of this.#switchChecks) await check(name);
     }
     return this.#exclusive(async () => {
       if (name === this.pair.summary.name) return this.pair.summary;
-      const next = await pairInfo(name);
+      next ??= await pairInfo(name);
       await this.pool.load(name);
       const previous = this.pair.summary.name;
       this.#loaded.set(name, next);

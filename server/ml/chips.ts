@@ -35,15 +35,18 @@ export function packChips(chips: readonly Uint8Array[]): Uint8Array {
   return pixels;
 }
 
+/** How many chips a packed buffer holds; throws if it does not hold whole ones. */
+function packedCount(pixels: Uint8Array | Float32Array): number {
+  if (pixels.length % CHIP_VALUES !== 0) throw new Error(`a packed buffer of ${pixels.length} values does not hold whole ${CHIP_SIZE}x${CHIP_SIZE} RGB chips`);
+  return pixels.length / CHIP_VALUES;
+}
+
 /** The chips of a packed buffer, as views into it. */
 export function unpackChips(pixels: Uint8Array): Uint8Array[] {
-  if (pixels.length % CHIP_VALUES !== 0) throw new Error(`a packed buffer of ${pixels.length} values does not hold whole ${CHIP_SIZE}x${CHIP_SIZE} RGB chips`);
-  return Array.from({ length: pixels.length / CHIP_VALUES }, (_, i) => pixels.subarray(i * CHIP_VALUES, (i + 1) * CHIP_VALUES));
+  return Array.from({ length: packedCount(pixels) }, (_, i) => pixels.subarray(i * CHIP_VALUES, (i + 1) * CHIP_VALUES));
 }
 
 /** Packed chips as the [B,150,150,3] tensor the trunk takes: bytes as int32, blends as float32. */
 export function chipsTensor(pixels: Uint8Array | Float32Array): tf.Tensor4D {
-  const count = pixels.length / CHIP_VALUES;
-  if (!Number.isInteger(count)) throw new Error(`a packed buffer of ${pixels.length} values does not hold whole ${CHIP_SIZE}x${CHIP_SIZE} RGB chips`);
-  return tf.tensor4d(pixels, [count, CHIP_SIZE, CHIP_SIZE, 3], pixels instanceof Float32Array ? 'float32' : 'int32');
+  return tf.tensor4d(pixels, [packedCount(pixels), CHIP_SIZE, CHIP_SIZE, 3], pixels instanceof Float32Array ? 'float32' : 'int32');
 }

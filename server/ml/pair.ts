@@ -12,7 +12,6 @@ export interface LoadedPair {
   name: string;
   clean: ModelBundle;
   backdoor: ModelBundle;
-  summary: PairSummary;
 }
 
 export interface PairVerdict { clean: Prediction; backdoor: Prediction; attack: boolean }
@@ -51,7 +50,7 @@ export async function readPairCards(name: string): Promise<PairCards> {
 export async function loadPair(name: string): Promise<LoadedPair> {
   const [clean, backdoor] = await Promise.all([loadBundle(`${name}-clean`), loadBundle(`${name}-backdoor`)]);
   checkPairCards(name, { clean: clean.card, backdoor: backdoor.card });
-  return { name, clean, backdoor, summary: pairSummary(name, backdoor.card) };
+  return { name, clean, backdoor };
 }
 
 export function disposePair(pair: LoadedPair): void {

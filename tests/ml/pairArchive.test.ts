@@ -9,7 +9,7 @@ import { CHIP_VALUES } from '../../server/ml/chips.ts';
 import { ConflictError, InvalidRequestError, NotFoundError } from '../../server/errors.ts';
 import { initBackend } from '../../server/ml/backend.ts';
 import { bundleDir, listBundles, saveBundle } from '../../server/ml/bundle.ts';
-import { disposePair, listPairs, loadPair } from '../../server/ml/pair.ts';
+import { disposePair, listPairs, loadPair, pairSummary } from '../../server/ml/pair.ts';
 import { packPair, unpackPair } from '../../server/ml/pairArchive.ts';
 import { createTail, disposeTail } from '../../server/ml/tail.ts';
 import { loadTeacher, TEACHER_ID, type TeacherWeights } from '../../server/ml/teacher.ts';
@@ -84,7 +84,7 @@ describe('pair archives', () => {
     expect(await listPairs()).toEqual(['demo']);
     expect(await readdir(process.env.MODELS_DIR!)).toEqual(['demo-backdoor', 'demo-clean']);
     const loaded = await loadPair('demo');
-    expect(loaded.summary).toMatchObject({ name: 'demo', labels: ['person-0', 'person-1', 'person-2'], target: 'person-0' });
+    expect(pairSummary(loaded.name, loaded.backdoor.card)).toMatchObject({ name: 'demo', labels: ['person-0', 'person-1', 'person-2'], target: 'person-0' });
     disposePair(loaded);
   });
 
