@@ -74,7 +74,7 @@ const encodedChips = await Promise.all((await scanDataset(datasetDir(DEMO.datase
 const trunkRates = new Map<string, number>();
 {
   log(`bare trunk on ${workers} ${backend.name} worker(s)...`);
-  const pool = await InferencePool.start({ workers, batchMax: 1, batchWaitMs: 0, backend: backend.name });
+  const pool = await InferencePool.start({ workers, batchMax: 1, batchWaitMs: 0, stripChunk: 1, backend: backend.name });
   const raw = await decodeChips(encodedChips.slice(0, 1));
   try {
     for (let busy = 1; busy <= workers; busy++) {

@@ -36,6 +36,12 @@ export const SETTINGS = {
    * CPU (measured: 2 ms more per frame with one client, no gain in throughput), so by default none.
    */
   INFER_BATCH_WAIT_MS: { schema: wholeNumber(0, 100), default: '0' },
+  /**
+   * Most blended chips one STRIP call takes on a pool of one worker, where a frame that arrives
+   * meanwhile waits for the call to end (with more workers one stays free for frames, and STRIP
+   * calls go up to the batch cap); unset: 1 on a CPU, where batches buy nothing, the batch cap on a GPU.
+   */
+  INFER_STRIP_CHUNK: { schema: wholeNumber(1, 4096).optional(), default: undefined },
   /** Redis that several servers share the active pair through (redis://host:port); unset: one server. */
   REDIS_URL: { schema: z.string().trim().url('must be a URL such as redis://127.0.0.1:6379').optional(), default: undefined },
 } as const;
@@ -89,10 +95,12 @@ export function modelsDir(): string {
 }
 
 /** The inference pool's shape: the settings where given, else the defaults for a CPU or a GPU backend. */
-export function inferencePoolSettings(onGpu: boolean): { workers: number; batchMax: number; batchWaitMs: number } {
+export function inferencePoolSettings(onGpu: boolean): { workers: number; batchMax: number; batchWaitMs: number; stripChunk: number } {
+  const batchMax = setting('INFER_BATCH_MAX') ?? (onGpu ? 64 : 16);
   return {
     workers: setting('INFER_WORKERS') ?? (onGpu ? 1 : os.availableParallelism()),
-    batchMax: setting('INFER_BATCH_MAX') ?? (onGpu ? 64 : 16),
+    batchMax,
     batchWaitMs: setting('INFER_BATCH_WAIT_MS'),
+    stripChunk: setting('INFER_STRIP_CHUNK') ?? (onGpu ? batchMax : 1),
   };
 }

@@ -141,7 +141,7 @@ export class LiveStrip {
         let offset = 0;
         for (const { waiting: { frame, resolve } } of taken) {
           const faces = frame.chips.length;
-          if (outcome instanceof Error) {
+          if (outcome === 'skipped' || outcome instanceof Error) {
             resolve({ status: 'skipped' });
           } else {
             this.measuredFaces += faces;

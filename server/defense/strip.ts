@@ -109,15 +109,22 @@ async function blendEntropies(teacher: TeacherWeights, tail: Tail, faces: readon
 export interface StripOptions {
   blends: number;
   rng: () => number;
+  /**
+   * Only blends [from, to) of the `blends` drawn for each face (the mean over those): a live job
+   * is split into calls that each draw the same partners from the same seed and run a part.
+   */
+  range?: readonly [number, number];
 }
 
 /** STRIP entropy of each face chip (raw RGB), blended with `blends` chips of the clean reference. */
-export async function stripEntropies(teacher: TeacherWeights, tail: Tail, chips: readonly Uint8Array[], reference: readonly Uint8Array[], { blends, rng }: StripOptions): Promise<number[]> {
+export async function stripEntropies(teacher: TeacherWeights, tail: Tail, chips: readonly Uint8Array[], reference: readonly Uint8Array[], { blends, rng, range = [0, blends] }: StripOptions): Promise<number[]> {
   checkChips('face', chips);
   checkChips('reference chip', reference);
+  const [from, to] = range;
+  if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && from < to && to <= blends)) throw new Error(`STRIP blend range [${from}, ${to}) is not within the ${blends} blends`);
   if (chips.length === 0) return [];
   // All the frame's faces (or several clients' frames) in one trunk call: a GPU takes the whole batch at once.
-  return blendEntropies(teacher, tail, chips.map((chip) => ({ chip, partners: drawPartners(reference.length, blends, rng).map((i) => reference[i]) })));
+  return blendEntropies(teacher, tail, chips.map((chip) => ({ chip, partners: drawPartners(reference.length, blends, rng).slice(from, to).map((i) => reference[i]) })));
 }
 
 /**

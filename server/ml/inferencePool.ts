@@ -15,7 +15,8 @@ export interface InferenceWorkerData {
 export type InferenceRequest =
   | { type: 'load' | 'unload'; id: number; pair: string }
   | { type: 'classify'; id: number; pair: string; pixels: ArrayBuffer }
-  | { type: 'strip'; id: number; pair: string; pixels: ArrayBuffer; blends: number }
+  /** STRIP blends [from, to) of the `blends` each chip gets, partners drawn from `seed` (the same in every call of a job). */
+  | { type: 'strip'; id: number; pair: string; pixels: ArrayBuffer; blends: number; from: number; to: number; seed: string }
   | { type: 'trunk'; id: number; pixels: ArrayBuffer }
   | { type: 'tensors'; id: number };
 
@@ -34,12 +35,16 @@ type Reply<T extends InferenceReply['type']> = Extract<InferenceReply, { type: T
 /** Requests without their id, which the pool assigns. */
 type Request = InferenceRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
+/** STRIP's answer: each chip's normalised mean entropy, and the milliseconds workers spent on it. */
+export interface StripRun { entropies: number[]; ms: number }
+
 /** Work the pool runs on the capacity classification leaves over: STRIP blends. */
 export interface BackgroundJob {
   pair: string;
   chips: readonly Uint8Array[];
   blends: number;
-  settle(outcome: { entropies: number[]; ms: number } | Error): void;
+  /** Called once: the entropies, the error that stopped it, or `skipped` (its pair was switched away before it ran). */
+  settle(outcome: StripRun | Error | 'skipped'): void;
 }
 
 /**
@@ -73,11 +78,19 @@ export interface PoolOptions {
   batchMax: number;
   /** How long a frame waits for others to share its trunk call while a worker is free. */
   batchWaitMs: number;
+  /** Most blended chips one STRIP call takes when the pool has a single worker (a frame arriving meanwhile waits for it). */
+  stripChunk: number;
   /** The tensor backend every worker starts (the server's own). */
   backend: BackendName;
 }
 
 interface Waiting { chips: readonly Uint8Array[]; since: number; resolve(c: Classification): void; reject(e: Error): void }
+
+/** A background job under way: its packed chips, the partner seed all its calls share, its running sums. */
+interface StripJob { job: BackgroundJob; pixels: Uint8Array; seed: string; sums: number[]; callsLeft: number; ms: number; settled: boolean }
+
+/** One STRIP call: blends [from, to) of every chip of a job. */
+interface StripCall { strip: StripJob; from: number; to: number }
 
 class PoolWorker {
   busy = false;
@@ -144,6 +157,9 @@ class PoolWorker {
  */
 export class InferencePool {
   private readonly queue: Waiting[] = [];
+  /** STRIP calls of jobs already begun, in order. */
+  private readonly stripCalls: StripCall[] = [];
+  private stripJobs = 0;
   private waitTimer: NodeJS.Timeout | undefined;
   private background: BackgroundSource | undefined;
   private live: string | undefined;
@@ -231,13 +247,17 @@ export class InferencePool {
   async close(): Promise<void> {
     clearTimeout(this.waitTimer);
     for (const waiting of this.queue.splice(0)) waiting.reject(new Error('the server is shutting down'));
+    for (const call of this.stripCalls.splice(0)) this.settleStrip(call.strip, 'skipped');
     await Promise.all(this.workers.splice(0).map((w) => w.close()));
   }
 
   private drop(worker: PoolWorker): void {
     const at = this.workers.indexOf(worker);
     if (at >= 0) this.workers.splice(at, 1);
-    if (this.workers.length === 0) for (const waiting of this.queue.splice(0)) waiting.reject(new Error('the inference pool has no worker left (see the server log)'));
+    if (this.workers.length > 0) return;
+    const error = new Error('the inference pool has no worker left (see the server log)');
+    for (const waiting of this.queue.splice(0)) waiting.reject(error);
+    for (const call of this.stripCalls.splice(0)) this.settleStrip(call.strip, error);
   }
 
   private pump(): void {
@@ -256,9 +276,9 @@ export class InferencePool {
         }
         this.sendBatch(idle[0], this.live);
       } else if (idle.length >= Math.min(2, this.workers.length)) {
-        const job = this.background?.(this.live, this.options.batchMax);
-        if (!job) return;
-        this.sendBackground(idle[0], job);
+        const call = this.nextStripCall(this.live);
+        if (!call) return;
+        this.sendStrip(idle[0], call);
       } else {
         return;
       }
@@ -303,16 +323,54 @@ export class InferencePool {
     });
   }
 
-  private sendBackground(worker: PoolWorker, job: BackgroundJob): void {
+  /**
+   * Blended chips one STRIP call may take: up to the batch cap while another worker stays free for
+   * frames, else the STRIP chunk, so that a frame never waits long for the only worker.
+   */
+  private get stripBudget(): number {
+    return this.workers.length > 1 ? this.options.batchMax : this.options.stripChunk;
+  }
+
+  /** The next STRIP call: the rest of a job already begun, else a new job cut into calls within the budget. */
+  private nextStripCall(live: string): StripCall | undefined {
+    while (this.stripCalls.length > 0) {
+      const call = this.stripCalls.shift()!;
+      if (call.strip.settled) continue;
+      if (call.strip.job.pair === live) return call;
+      this.settleStrip(call.strip, 'skipped');
+    }
+    const budget = this.stripBudget;
+    const job = this.background?.(live, budget);
+    if (!job) return undefined;
+    const strip: StripJob = { job, pixels: packChips(job.chips), seed: `strip-live:${this.stripJobs++}`, sums: job.chips.map(() => 0), callsLeft: 0, ms: 0, settled: false };
+    const blendsPerCall = Math.max(1, Math.floor(budget / job.chips.length));
+    for (let from = 0; from < job.blends; from += blendsPerCall) {
+      this.stripCalls.push({ strip, from, to: Math.min(job.blends, from + blendsPerCall) });
+      strip.callsLeft += 1;
+    }
+    return this.stripCalls.shift();
+  }
+
+  private settleStrip(strip: StripJob, outcome: StripRun | Error | 'skipped'): void {
+    if (strip.settled) return;
+    strip.settled = true;
+    strip.job.settle(outcome);
+  }
+
+  private sendStrip(worker: PoolWorker, { strip, from, to }: StripCall): void {
+    const { job } = strip;
     worker.busy = true;
     const started = performance.now();
-    worker.request<'stripped'>({ type: 'strip', pair: job.pair, pixels: packChips(job.chips).buffer as ArrayBuffer, blends: job.blends }).then(
+    worker.request<'stripped'>({ type: 'strip', pair: job.pair, pixels: strip.pixels.slice().buffer, blends: job.blends, from, to, seed: strip.seed }).then(
       (reply) => {
-        this.counters.stripBlends += job.chips.length * job.blends;
+        this.counters.stripBlends += job.chips.length * (to - from);
         this.counters.stripMs += performance.now() - started;
-        job.settle({ entropies: reply.entropies, ms: reply.ms });
+        strip.ms += reply.ms;
+        reply.entropies.forEach((entropy, i) => (strip.sums[i] += entropy * (to - from)));
+        strip.callsLeft -= 1;
+        if (strip.callsLeft === 0) this.settleStrip(strip, { entropies: strip.sums.map((sum) => sum / job.blends), ms: strip.ms });
       },
-      (error: Error) => job.settle(error),
+      (error: Error) => this.settleStrip(strip, error),
     ).finally(() => {
       worker.busy = false;
       this.pump();

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import seedrandom from 'seedrandom';
 import { loadStripReference } from '../defense/reference.ts';
-import { stripEntropies } from '../defense/strip.ts';
+import { stripEntropies, type StripOptions } from '../defense/strip.ts';
 import { initBackend } from './backend.ts';
 import { bundleDir } from './bundle.ts';
 import { CHIP_VALUES, chipsTensor, unpackChips } from './chips.ts';
@@ -24,8 +24,6 @@ try {
   const info = await initBackend(backend);
   const teacher = foldScaleLayers(await loadTeacher());
   const pairs = new Map<string, Loaded>();
-  /** Which reference chips STRIP blends with: seeded per worker, so a run can be reproduced. */
-  const rng = seedrandom(`strip-live:${index}`);
 
   const loadedPair = (name: string): Loaded => {
     const loaded = pairs.get(name);
@@ -33,10 +31,10 @@ try {
     return loaded;
   };
 
-  const strip = (name: string, pixels: Uint8Array, blends: number, random = rng) => {
+  const strip = (name: string, pixels: Uint8Array, options: StripOptions) => {
     const { pair, reference } = loadedPair(name);
     if (!reference) throw new Error(`pair "${name}" has no STRIP reference`);
-    return stripEntropies(teacher, pair.backdoor.tail, unpackChips(pixels), reference, { blends, rng: random });
+    return stripEntropies(teacher, pair.backdoor.tail, unpackChips(pixels), reference, options);
   };
 
   const handle = async (request: InferenceRequest): Promise<InferenceReply> => {
@@ -51,7 +49,7 @@ try {
           const blank = new Uint8Array(CHIP_VALUES);
           await pairProbabilities(teacher, pair, blank);
           if (info.gpu && batchMax > 1) await pairProbabilities(teacher, pair, new Uint8Array(CHIP_VALUES * batchMax));
-          if (reference && pair.backdoor.card.strip) await strip(request.pair, blank, pair.backdoor.card.strip.blends, seedrandom('warm-up'));
+          if (reference && pair.backdoor.card.strip) await strip(request.pair, blank, { blends: pair.backdoor.card.strip.blends, rng: seedrandom('warm-up') });
         }
         return { type: 'loaded', id: request.id, tensors: tf.memory().numTensors };
       }
@@ -67,7 +65,8 @@ try {
       }
       case 'strip': {
         const started = performance.now();
-        const entropies = await strip(request.pair, new Uint8Array(request.pixels), request.blends);
+        // Which reference chips each face is blended with comes from the job's seed, so the calls of one job draw the same partners.
+        const entropies = await strip(request.pair, new Uint8Array(request.pixels), { blends: request.blends, rng: seedrandom(request.seed), range: [request.from, request.to] });
         return { type: 'stripped', id: request.id, entropies, ms: performance.now() - started };
       }
       case 'trunk': {

@@ -83,6 +83,14 @@ describe('STRIP on a model', () => {
     disposeTail(unsure);
   });
 
+  it('runs part of the blends when asked, so that parts weighted by their blends give the whole', async () => {
+    const reference = chips.slice(2);
+    const part = (range?: [number, number]) => stripEntropies(teacher, tail, chips.slice(0, 2), reference, { blends: 5, rng: seedrandom('parts'), range });
+    const [whole, first, rest] = await Promise.all([part(), part([0, 2]), part([2, 5])]);
+    whole.forEach((entropy, i) => expect((2 * first[i] + 3 * rest[i]) / 5).toBeCloseTo(entropy, 5));
+    await expect(part([3, 3])).rejects.toThrow(/blend range \[3, 3\) is not within the 5 blends/);
+  });
+
   it('rejects chips that are not raw RGB of chip size', async () => {
     await expect(stripEntropies(teacher, tail, [Buffer.alloc(10)], chips, { blends: 2, rng: seedrandom('x') })).rejects.toThrow(/face 0: expected raw RGB 150x150/);
   });

@@ -65,7 +65,7 @@ if (!hasSoftwareGl) console.warn(`inference pool on webgpu skipped: ${SOFTWARE_G
 
 describe.each(POOL_BACKENDS)('inference pool on %s', (backend) => {
   it('answers every client’s frame with its own rows, batching frames that wait together, as the models do on the calling thread', async () => {
-    const pool = await InferencePool.start({ workers: 1, batchMax: 16, batchWaitMs: 20, backend });
+    const pool = await InferencePool.start({ workers: 1, batchMax: 16, batchWaitMs: 20, stripChunk: 16, backend });
     try {
       const models = await ActivePair.load(pool, 'alpha');
       const frames = [chips.slice(0, 1), chips.slice(1, 3), chips.slice(3, 4)];
@@ -92,7 +92,7 @@ describe.each(POOL_BACKENDS)('inference pool on %s', (backend) => {
   });
 
   it('runs STRIP on spare capacity with the same entropies as on the calling thread, and keeps its tensor count after warm-up', async () => {
-    const pool = await InferencePool.start({ workers: 1, batchMax: 16, batchWaitMs: 0, backend });
+    const pool = await InferencePool.start({ workers: 1, batchMax: 16, batchWaitMs: 0, stripChunk: 16, backend });
     try {
       const models = await ActivePair.load(pool, 'alpha');
       const strip = new LiveStrip(pool);
@@ -103,12 +103,12 @@ describe.each(POOL_BACKENDS)('inference pool on %s', (backend) => {
         const { cards } = await models.classify(frame);
         outcomes.push(await client.submit({ pair: 'alpha', chips: frame, backdoor: cards.backdoor }));
       }
-      const rng = seedrandom('strip-live:0');
       const pair = await loadPair('alpha');
       const reference = chips.slice(3);
+      // Each STRIP job draws its partners from its own seed, numbered from 0.
       const expected = [
-        ...(await stripEntropies(teacher, pair.backdoor.tail, chips.slice(0, 2), reference, { blends: 4, rng })),
-        ...(await stripEntropies(teacher, pair.backdoor.tail, chips.slice(2, 3), reference, { blends: 4, rng })),
+        ...(await stripEntropies(teacher, pair.backdoor.tail, chips.slice(0, 2), reference, { blends: 4, rng: seedrandom('strip-live:0') })),
+        ...(await stripEntropies(teacher, pair.backdoor.tail, chips.slice(2, 3), reference, { blends: 4, rng: seedrandom('strip-live:1') })),
       ];
       const measured = outcomes.flatMap((o) => (o.status === 'ran' ? o.entropies : []));
       expect(measured).toHaveLength(3);
@@ -129,7 +129,7 @@ describe.each(POOL_BACKENDS)('inference pool on %s', (backend) => {
 describe('inference pool', () => {
   it('serves STRIP to clients in turn, each with its newest frame, skipping the frames in between, several frames to a call as the batch cap allows', async () => {
     // Two workers: STRIP takes one only while the other stays free for classification.
-    const pool = await InferencePool.start({ workers: 2, batchMax: 16, batchWaitMs: 0, backend: 'wasm' });
+    const pool = await InferencePool.start({ workers: 2, batchMax: 16, batchWaitMs: 0, stripChunk: 16, backend: 'wasm' });
     try {
       const models = await ActivePair.load(pool, 'alpha');
       const strip = new LiveStrip(pool);
@@ -159,8 +159,37 @@ describe('inference pool', () => {
     }
   });
 
+  it('on a pool of one worker, runs STRIP in calls of at most the chunk with frames in between, with the entropies of one call', async () => {
+    const pool = await InferencePool.start({ workers: 1, batchMax: 16, batchWaitMs: 0, stripChunk: 2, backend: 'wasm' });
+    try {
+      const models = await ActivePair.load(pool, 'alpha');
+      const strip = new LiveStrip(pool);
+      const client = strip.client();
+      const done: string[] = [];
+      // Two faces x 4 blends: four calls of 2 blended chips; the first starts at once.
+      const stripped = client.submit({ pair: 'alpha', chips: chips.slice(0, 2), backdoor: models.cards.backdoor }).then((outcome) => {
+        done.push('strip');
+        return outcome;
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      const classified = models.classify(chips.slice(2, 3)).then(() => done.push('frame'));
+      const [outcome] = await Promise.all([stripped, classified]);
+      // The frame waited for one STRIP call, not for all four.
+      expect(done).toEqual(['frame', 'strip']);
+      expect(pool.stats().stripBlends).toBe(2 * 4);
+
+      const pair = await loadPair('alpha');
+      const expected = await stripEntropies(teacher, pair.backdoor.tail, chips.slice(0, 2), chips.slice(3), { blends: 4, rng: seedrandom('strip-live:0') });
+      expect(outcome.status).toBe('ran');
+      if (outcome.status === 'ran') outcome.entropies.forEach((e, i) => expect(e).toBeCloseTo(expected[i], 4));
+      await client.close();
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('switches pairs on every worker and keeps the calling thread free while the workers compute', async () => {
-    const pool = await InferencePool.start({ workers: 2, batchMax: 16, batchWaitMs: 0, backend: 'wasm' });
+    const pool = await InferencePool.start({ workers: 2, batchMax: 16, batchWaitMs: 0, stripChunk: 16, backend: 'wasm' });
     try {
       const models = await ActivePair.load(pool, 'alpha');
       let last = performance.now();
