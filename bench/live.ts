@@ -146,6 +146,8 @@ interface Streamed {
   stripFaces: number;
   stripOffered: number;
   stripBlends: number;
+  /** Mean milliseconds a classification call held its worker (trunk, both tails, hand-over). */
+  callMs: number;
   seconds: number;
 }
 
@@ -156,6 +158,7 @@ async function stream(server: ServerProcess, clients: number, seconds = options.
   const until = () => performance.now() >= started + seconds * 1000 || !keepGoing();
   const answered = (await Promise.all(Array.from({ length: clients }, () => streamClient(server.url, until, roundTrips)))).reduce((a, b) => a + b, 0);
   const elapsed = (performance.now() - started) / 1000;
+  streamedSeconds += elapsed;
   const after = await health(server);
   const ms = (q: number) => Math.round(quantile(roundTrips, q));
   const batches = after.inference.batches - before.inference.batches;
@@ -169,13 +172,14 @@ async function stream(server: ServerProcess, clients: number, seconds = options.
     stripFaces: after.strip.coverage.hits - before.strip.coverage.hits,
     stripOffered: after.strip.coverage.total - before.strip.coverage.total,
     stripBlends: after.inference.stripBlends - before.inference.stripBlends,
+    callMs: batches > 0 ? (after.inference.classifyMs - before.inference.classifyMs) / batches : 0,
     seconds: elapsed,
   };
 }
 
 function clientFigures(s: Streamed) {
   const ratio = s.chipsPerSec / trunkRate(Math.min(s.n, workers), Math.max(1, s.meanBatch));
-  return { n: s.n, chipsPerSec: round(s.chipsPerSec), meanBatch: round(s.meanBatch, 2), ratio: round(ratio, 2), p50ms: s.p50ms, p95ms: s.p95ms, p99ms: s.p99ms };
+  return { n: s.n, chipsPerSec: round(s.chipsPerSec), meanBatch: round(s.meanBatch, 2), ratio: round(ratio, 2), p50ms: s.p50ms, p95ms: s.p95ms, p99ms: s.p99ms, callMs: round(s.callMs) };
 }
 
 const post = (server: ServerProcess, url: string, body?: unknown) =>
@@ -211,9 +215,13 @@ const server = await startServerProcess(workspace);
 const clients: ReturnType<typeof clientFigures>[] = [];
 const strip: { n: number; evalsPerSec: number; coverage: number; computeRatio: number }[] = [];
 let duringTraining: ReturnType<typeof clientFigures> | null = null;
+let streamedSeconds = 0;
+const tensors = { afterWarmUp: [] as number[], afterRun: [] as number[], streamedSeconds: 0 };
 try {
   log('warm-up...');
   await stream(server, 1, 3);
+  tensors.afterWarmUp = (await health(server)).inference.tensors;
+  streamedSeconds = 0;
   for (const n of clientCounts) {
     clients.push(clientFigures(await stream(server, n)));
     log(`  ${n} client(s): ${JSON.stringify(clients.at(-1))}`);
@@ -238,7 +246,8 @@ try {
       void fetch(`${server.url}/api/jobs/${job}`).then((r) => r.json() as Promise<JobStatus>).then((status) => (state = status.state));
     }, 500);
     while (state === 'queued') await new Promise((resolve) => setTimeout(resolve, 200));
-    duringTraining = clientFigures(await stream(server, 1, options.seconds, () => state === 'running'));
+    const during = await stream(server, 1, options.seconds, () => state === 'running');
+    duringTraining = clientFigures(during);
     log(`  1 client while a training job runs: ${JSON.stringify(duringTraining)}`);
     clearInterval(poll);
     await fetch(`${server.url}/api/jobs/${job}`, { method: 'DELETE' });
@@ -246,6 +255,9 @@ try {
   } else if (options.training) {
     log(`no ${FACES94}: the figures during training are skipped`);
   }
+  tensors.afterRun = (await health(server)).inference.tensors;
+  tensors.streamedSeconds = round(streamedSeconds);
+  log(`  tensors per worker after warm-up ${tensors.afterWarmUp.join(', ')}, after ${tensors.streamedSeconds} s of streaming ${tensors.afterRun.join(', ')}`);
 } finally {
   server.process.kill('SIGTERM');
   if (server.process.exitCode === null) await once(server.process, 'exit');
@@ -281,6 +293,7 @@ const result = {
   clients,
   strip,
   training: { ...training, duringTraining },
+  tensors,
 };
 const byN = (n: number) => clients.find((c) => c.n === n);
 const singleChipMs = 1000 / trunkRate(1, 1);
@@ -291,6 +304,7 @@ const targets = [
   { target: '8 clients served at no less than 4', met: (byN(8)?.chipsPerSec ?? 0) >= (byN(4)?.chipsPerSec ?? Infinity) },
   { target: `p95 round trip with 1 client <= 2.5 x single-chip compute (${singleChipMs.toFixed(0)} ms)`, met: (byN(1)?.p95ms ?? Infinity) <= 2.5 * singleChipMs },
   { target: 'STRIP computeRatio >= 0.8 at N = 16', met: (strip.find((s) => s.n === 16)?.computeRatio ?? 0) >= 0.8 },
+  { target: `tensors per worker after ${tensors.streamedSeconds} s of streaming equal those after warm-up`, met: tensors.afterRun.length > 0 && tensors.afterRun.join() === tensors.afterWarmUp.join() },
 ];
 
 if (options.json) {
@@ -298,8 +312,9 @@ if (options.json) {
 } else {
   console.log(`machine: ${result.machine}; backend ${backend.name} on ${backend.device}, ${workers} inference worker(s)`);
   console.log(`bare trunk, all workers: ${result.trunk.map((t) => `batch ${t.batch} ${t.chipsPerSec} chips/s`).join(' · ')}`);
-  console.log('clients  chips/s  mean batch  ratio  p50 ms  p95 ms  p99 ms');
-  for (const c of clients) console.log(`${String(c.n).padStart(7)}  ${c.chipsPerSec.toFixed(1).padStart(7)}  ${c.meanBatch.toFixed(2).padStart(10)}  ${c.ratio.toFixed(2).padStart(5)}  ${String(c.p50ms).padStart(6)}  ${String(c.p95ms).padStart(6)}  ${String(c.p99ms).padStart(6)}`);
+  console.log('clients  chips/s  mean batch  ratio  p50 ms  p95 ms  p99 ms  worker ms per call');
+  for (const c of clients) console.log(`${String(c.n).padStart(7)}  ${c.chipsPerSec.toFixed(1).padStart(7)}  ${c.meanBatch.toFixed(2).padStart(10)}  ${c.ratio.toFixed(2).padStart(5)}  ${String(c.p50ms).padStart(6)}  ${String(c.p95ms).padStart(6)}  ${String(c.p99ms).padStart(6)}  ${c.callMs.toFixed(1).padStart(18)}`);
+  console.log(`tensors per worker: ${tensors.afterWarmUp.join(', ')} after warm-up, ${tensors.afterRun.join(', ')} after ${tensors.streamedSeconds} s of streaming`);
   if (duringTraining) console.log(`1 client while a job trains: ${duringTraining.chipsPerSec} chips/s, p50 ${duringTraining.p50ms} ms, p95 ${duringTraining.p95ms} ms`);
   console.log('STRIP N  faces/s  coverage  computeRatio');
   for (const s of strip) console.log(`${String(s.n).padStart(7)}  ${s.evalsPerSec.toFixed(2).padStart(7)}  ${(100 * s.coverage).toFixed(1).padStart(7)}%  ${s.computeRatio.toFixed(2).padStart(12)}`);

@@ -115,6 +115,8 @@ export interface InferenceHealth {
   /** Worker milliseconds spent on classification and on STRIP. */
   classifyMs: number;
   stripMs: number;
+  /** Live tensors on each worker after its last request: constant once warmed up (growth is a leak). */
+  tensors: number[];
 }
 
 /** STRIP on live faces: what share of the faces it measured, and how many per second spare compute sustains. */

@@ -27,9 +27,9 @@ export type InferenceReply =
   | { type: 'loaded'; id: number; tensors: number }
   | { type: 'unloaded'; id: number; tensors: number }
   | { type: 'tensors'; id: number; tensors: number }
-  | ({ type: 'classified'; id: number } & PairProbabilities)
-  | { type: 'stripped'; id: number; entropies: number[]; ms: number }
-  | { type: 'trunked'; id: number; ms: number };
+  | ({ type: 'classified'; id: number; tensors: number } & PairProbabilities)
+  | { type: 'stripped'; id: number; entropies: number[]; ms: number; tensors: number }
+  | { type: 'trunked'; id: number; ms: number; tensors: number };
 
 type Reply<T extends InferenceReply['type']> = Extract<InferenceReply, { type: T }>;
 /** Requests without their id, which the pool assigns. */
@@ -70,6 +70,8 @@ export interface PoolStats {
   /** Milliseconds workers spent on classification and on STRIP, summed over workers. */
   classifyMs: number;
   stripMs: number;
+  /** Live tensors on each worker after its last request: constant once warmed up, anything else is a leak. */
+  tensors: number[];
 }
 
 export interface PoolOptions {
@@ -94,6 +96,8 @@ interface StripCall { strip: StripJob; from: number; to: number }
 
 class PoolWorker {
   busy = false;
+  /** Live tensors after the last request it answered. */
+  tensors = 0;
   private nextId = 0;
   private readonly pending = new Map<number, { resolve(r: InferenceReply): void; reject(e: Error): void }>();
   private stopped: Error | undefined;
@@ -101,6 +105,7 @@ class PoolWorker {
   private constructor(readonly index: number, private readonly worker: Worker, readonly backend: BackendInfo) {
     worker.on('message', (reply: InferenceReply) => {
       if (!('id' in reply)) return;
+      if ('tensors' in reply) this.tensors = reply.tensors;
       const waiting = this.pending.get(reply.id);
       this.pending.delete(reply.id);
       if (reply.type === 'failed') waiting?.reject(new Error(reply.message));
@@ -163,7 +168,7 @@ export class InferencePool {
   private waitTimer: NodeJS.Timeout | undefined;
   private background: BackgroundSource | undefined;
   private live: string | undefined;
-  private readonly counters: Omit<PoolStats, 'workers'> = { batches: 0, chips: 0, stripBlends: 0, classifyMs: 0, stripMs: 0 };
+  private readonly counters: Omit<PoolStats, 'workers' | 'tensors'> = { batches: 0, chips: 0, stripBlends: 0, classifyMs: 0, stripMs: 0 };
 
   private constructor(private readonly workers: PoolWorker[], private readonly options: PoolOptions) {}
 
@@ -230,7 +235,7 @@ export class InferencePool {
   }
 
   stats(): PoolStats {
-    return { workers: this.workers.length, ...this.counters };
+    return { workers: this.workers.length, ...this.counters, tensors: this.workers.map((w) => w.tensors) };
   }
 
   /** Live tensors on each worker (constant once warmed up: anything else is a leak). */

@@ -61,13 +61,14 @@ try {
       }
       case 'classify': {
         const { pair } = loadedPair(request.pair);
-        return { type: 'classified', id: request.id, ...(await pairProbabilities(teacher, pair, new Uint8Array(request.pixels))) };
+        const probabilities = await pairProbabilities(teacher, pair, new Uint8Array(request.pixels));
+        return { type: 'classified', id: request.id, ...probabilities, tensors: tf.memory().numTensors };
       }
       case 'strip': {
         const started = performance.now();
         // Which reference chips each face is blended with comes from the job's seed, so the calls of one job draw the same partners.
         const entropies = await strip(request.pair, new Uint8Array(request.pixels), { blends: request.blends, rng: seedrandom(request.seed), range: [request.from, request.to] });
-        return { type: 'stripped', id: request.id, entropies, ms: performance.now() - started };
+        return { type: 'stripped', id: request.id, entropies, ms: performance.now() - started, tensors: tf.memory().numTensors };
       }
       case 'trunk': {
         const started = performance.now();
@@ -75,7 +76,7 @@ try {
         const features = trunk(teacher, input);
         await features.data();
         tf.dispose([input, features]);
-        return { type: 'trunked', id: request.id, ms: performance.now() - started };
+        return { type: 'trunked', id: request.id, ms: performance.now() - started, tensors: tf.memory().numTensors };
       }
       case 'tensors':
         return { type: 'tensors', id: request.id, tensors: tf.memory().numTensors };

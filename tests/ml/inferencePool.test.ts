@@ -118,6 +118,8 @@ describe.each(POOL_BACKENDS)('inference pool on %s', (backend) => {
 
       for (let i = 0; i < 10; i++) await models.classify(chips.slice(i % 3, (i % 3) + 1));
       expect(await pool.tensorCounts()).toEqual(warm);
+      // Every reply reports its worker's count: the pool's stats (and /api/health) show it without asking.
+      expect(pool.stats().tensors).toEqual(warm);
       await client.close();
     } finally {
       await pool.close();

@@ -90,6 +90,9 @@ describe('HTTP', () => {
       expect.objectContaining({ name: `${DEMO.pair}-backdoor`, role: 'backdoor', trigger: DEMO.trigger }),
     ]);
     expect(health.inference.workers).toBeGreaterThanOrEqual(1);
+    // Each worker's live tensors: the teacher and the loaded pair at least.
+    expect(health.inference.tensors).toHaveLength(health.inference.workers);
+    for (const count of health.inference.tensors) expect(count).toBeGreaterThan(0);
     expect(health.strip.coverage.total).toBeGreaterThanOrEqual(0);
   });
 
