@@ -94,8 +94,13 @@ export function tailWeightShapes(depth: TuneDepth, classes: number): Record<stri
   return shapes;
 }
 
+/** Trainable variables holding the tensors' values; the tensors themselves are disposed (a variable made from a tensor keeps that tensor alive). */
 export function variablesOf(tensors: Record<string, tf.Tensor>): Record<string, tf.Variable> {
-  return Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, tf.variable(t, true, undefined)]));
+  return Object.fromEntries(Object.entries(tensors).map(([name, t]) => {
+    const variable = tf.variable(t, true, undefined);
+    t.dispose();
+    return [name, variable];
+  }));
 }
 
 /**

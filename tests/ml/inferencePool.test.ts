@@ -203,10 +203,15 @@ describe('inference pool', () => {
       const [before] = await Promise.all([models.classify(chips.slice(0, 4)), models.classify(chips.slice(0, 4))]);
       clearInterval(ticker);
       expect(longestGap).toBeLessThan(100);
+      const withAlpha = await pool.tensorCounts();
       expect((await models.switchTo('beta')).name).toBe('beta');
       const after = await models.classify(chips.slice(0, 4));
       expect(after.pair).toBe('beta');
       expect(after.verdicts[0].clean.confidence).not.toBeCloseTo(before.verdicts[0].clean.confidence, 6);
+      // A pair switched away from leaves nothing behind on the workers.
+      await models.switchTo('alpha');
+      expect(await pool.tensorCounts()).toEqual(withAlpha);
+      await models.switchTo('beta');
       await expect(models.switchTo('gamma')).rejects.toThrow(/no model pair named "gamma"/);
       expect(models.summary.name).toBe('beta');
     } finally {
