@@ -70,26 +70,32 @@ const encodedChips = await Promise.all((await scanDataset(datasetDir(DEMO.datase
 
 // ---- the bare trunk, on a pool like the server's ----
 
-/** chips/s of the bare trunk with `busy` workers each on a batch of `batch`, by [busy][batch]. */
+/**
+ * chips/s of the bare trunk with `busy` workers each on a batch of `batch`, by [busy][batch]: the
+ * better of two passes over every size, as a shared machine's slow moments only ever lower a rate
+ * (and a lower trunk rate would flatter the ratios).
+ */
 const trunkRates = new Map<string, number>();
 {
-  log(`bare trunk on ${workers} ${backend.name} worker(s)...`);
+  log(`bare trunk on ${workers} ${backend.name} worker(s), two passes...`);
   const pool = await InferencePool.start({ workers, batchMax: 1, batchWaitMs: 0, stripChunk: 1, backend: backend.name });
   const raw = await decodeChips(encodedChips.slice(0, 1));
   try {
-    for (let busy = 1; busy <= workers; busy++) {
-      for (const batch of TRUNK_BATCHES) {
-        const chips = Array.from({ length: batch }, () => raw[0]);
-        await pool.timeTrunk(chips, busy);
-        let rounds = 0;
-        const started = performance.now();
-        while (performance.now() - started < 3000 || rounds < 2) {
+    for (let pass = 1; pass <= 2; pass++) {
+      for (let busy = 1; busy <= workers; busy++) {
+        for (const batch of TRUNK_BATCHES) {
+          const chips = Array.from({ length: batch }, () => raw[0]);
           await pool.timeTrunk(chips, busy);
-          rounds++;
+          let rounds = 0;
+          const started = performance.now();
+          while (performance.now() - started < 3000 || rounds < 2) {
+            await pool.timeTrunk(chips, busy);
+            rounds++;
+          }
+          const rate = (rounds * busy * batch) / ((performance.now() - started) / 1000);
+          trunkRates.set(`${busy}x${batch}`, Math.max(rate, trunkRates.get(`${busy}x${batch}`) ?? 0));
+          log(`  pass ${pass}: ${busy} worker(s) at batch ${batch}: ${rate.toFixed(1)} chips/s`);
         }
-        const rate = (rounds * busy * batch) / ((performance.now() - started) / 1000);
-        trunkRates.set(`${busy}x${batch}`, rate);
-        log(`  ${busy} worker(s) at batch ${batch}: ${rate.toFixed(1)} chips/s`);
       }
     }
   } finally {
