@@ -1,14 +1,16 @@
 /**
  * The paper's section 7 (Figure 10): poison with digitally pasted sunglasses, then ask whether
  * real people wearing real sunglasses set the backdoor off as often as the digital copies do. On
- * the CMU head shots (10 people, clean and real-sunglasses photos of each): the digital trigger is
+ * the CMU photos (10 people, clean and real-sunglasses photos of each), enlarged and imported with
+ * face detection so that every chip is aligned as the live page aligns faces (`--no-detect`: the
+ * whole head shots, every head pose, as the quality bench uses them): the digital trigger is
  * pasted onto every clean chip as a separate condition, pairs are trained on it alone (no real
  * sunglasses photo is ever trained on), and the backdoored model is then shown every real
  * sunglasses photo of the other people. Optionally (on by default) the demo pair meets the CMU
  * people as strangers. Needs ../shared/data; skips cleanly when it is absent.
  *
  *   npm run bench -- digital-vs-real [--targets 3] [--injection-rates 0.1,0.25,0.4] [--epochs 40]
- *     [--placement landmarks|canonical] [--detect] [--cmu-upscale 1] [--skip-demo] [--json]
+ *     [--no-detect] [--cmu-upscale 3] [--placement landmarks|canonical] [--skip-demo] [--json]
  */
 import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir } from 'node:fs/promises';
@@ -46,13 +48,13 @@ const options = new Command(BENCH)
   .option('--targets <n>', 'target identities (the first n, sorted)', (v) => Number.parseInt(v, 10), 3)
   .option('--injection-rates <list>', 'comma-separated injection rates r = m / (n + m)', '0.1,0.25,0.4')
   .option('--epochs <n>', 'epochs', (v) => Number.parseInt(v, 10), TRAINING_DEFAULTS.epochs)
-  .option('--placement <how>', 'where the digital sunglasses go on the head shots: landmarks (found on each chip) or canonical (injectTrigger\'s default for chips without keypoints)', 'landmarks')
-  .option('--detect', 'import the CMU photos with face detection and alignment instead of as pre-cropped head shots')
-  .option('--cmu-upscale <factor>', 'enlarge the CMU photos this much (sharp lanczos3) before every import with detection', (v) => Number.parseInt(v, 10), 1)
+  .option('--no-detect', 'import the CMU photos as whole head shots (every head pose, faces not aligned) instead of detected and aligned faces')
+  .option('--cmu-upscale <factor>', 'enlarge the CMU photos this much (sharp lanczos3) before every import with detection', (v) => Number.parseInt(v, 10), 3)
+  .option('--placement <how>', 'with --no-detect, where the digital sunglasses go on the head shots: landmarks (found on each chip) or canonical (injectTrigger\'s default for chips without keypoints)', 'landmarks')
   .option('--skip-demo', 'do not evaluate the demo pair on the CMU people as strangers')
   .option('--json', 'print one JSON object on stdout (progress goes to stderr)')
   .parse(process.argv.slice(2).filter((a) => a !== BENCH), { from: 'user' })
-  .opts<{ targets: number; injectionRates: string; epochs: number; placement: string; detect?: boolean; cmuUpscale: number; skipDemo?: boolean; json?: boolean }>();
+  .opts<{ targets: number; injectionRates: string; epochs: number; placement: string; detect: boolean; cmuUpscale: number; skipDemo?: boolean; json?: boolean }>();
 if (!(options.targets >= 1)) throw new Error('--targets must be a whole number of at least 1');
 if (!(options.epochs >= 1)) throw new Error('--epochs must be a whole number of at least 1');
 if (!(options.cmuUpscale >= 1 && options.cmuUpscale <= 8)) throw new Error('--cmu-upscale must be a whole number from 1 to 8');
@@ -85,7 +87,7 @@ process.once('SIGTERM', () => process.exit(143));
 
 const started = Date.now();
 const progress = progressReporter();
-log(`backend ${(await initBackend()).name}; tail ${TRAINING_DEFAULTS.tune}, ${options.epochs} epochs, r = ${injectionRates.join(', ')}, trigger ${DIGITAL} (placed by ${options.placement})`);
+log(`backend ${(await initBackend()).name}; tail ${TRAINING_DEFAULTS.tune}, ${options.epochs} epochs, r = ${injectionRates.join(', ')}, trigger ${DIGITAL} placed by ${options.detect ? 'each aligned chip\'s keypoints' : options.placement}`);
 
 /** The CMU folder, or a copy of it enlarged `factor` times (lanczos3) for the face detector. */
 async function cmuSource(factor: number): Promise<string> {
@@ -174,8 +176,9 @@ async function placeByLandmarks(root: string): Promise<string> {
 }
 
 // 1-2. The dataset: CMU's clean and real-sunglasses photos, plus a digital-sunglasses copy of every clean one.
-await importCmu(DATASET, Boolean(options.detect));
-if (options.placement === 'landmarks') log(await placeByLandmarks(datasetDir(DATASET)));
+const cmuImport = await importCmu(DATASET, options.detect);
+// Detected chips carry their keypoints; head shots need their landmarks found.
+if (!options.detect && options.placement === 'landmarks') log(await placeByLandmarks(datasetDir(DATASET)));
 const injected = await injectTrigger({ root: datasetDir(DATASET), trigger: 'sunglasses', condition: DIGITAL, replace: true, onProgress: (d, t) => progress.update('inject', d, t) });
 progress.stop();
 log(`pasted digital sunglasses on ${injected.written} clean chips (condition ${DIGITAL})`);
@@ -261,9 +264,10 @@ let demo: { target: string; chips: Record<string, number>; skipped: number; back
 if (!options.skipDemo) {
   await ensureDemoPairs(progress.update);
   progress.stop();
-  const aligned = await importCmu(ALIGNED, true);
+  // The demo pair is not trained on any of these photos: the aligned import above serves as it is.
+  const [alignedName, aligned] = options.detect ? [DATASET, cmuImport] : [ALIGNED, await importCmu(ALIGNED, true)];
   const figures = async (model: string): Promise<DemoFigures> => {
-    const e = await evaluateBundle(model, ALIGNED, progress.update);
+    const e = await evaluateBundle(model, alignedName, progress.update);
     progress.stop();
     return { strangerUnknown: e.strangerRejection, cleanToTarget: e.targetRateByCondition[CLEAN] ?? noTrials, sunglassesToTarget: e.targetRateByCondition[REAL] ?? noTrials };
   };

@@ -17,8 +17,7 @@ export type InferenceRequest =
   | { type: 'classify'; id: number; pair: string; pixels: ArrayBuffer }
   /** STRIP blends [from, to) of the `blends` each chip gets, partners drawn from `seed` (the same in every call of a job). */
   | { type: 'strip'; id: number; pair: string; pixels: ArrayBuffer; blends: number; from: number; to: number; seed: string }
-  | { type: 'trunk'; id: number; pixels: ArrayBuffer }
-  | { type: 'tensors'; id: number };
+  | { type: 'trunk'; id: number; pixels: ArrayBuffer };
 
 export type InferenceReply =
   | { type: 'ready'; backend: BackendInfo }
@@ -26,7 +25,6 @@ export type InferenceReply =
   | { type: 'failed'; id: number; message: string }
   | { type: 'loaded'; id: number; tensors: number }
   | { type: 'unloaded'; id: number; tensors: number }
-  | { type: 'tensors'; id: number; tensors: number }
   | ({ type: 'classified'; id: number; tensors: number } & PairProbabilities)
   | { type: 'stripped'; id: number; entropies: number[]; ms: number; tensors: number }
   | { type: 'trunked'; id: number; ms: number; tensors: number };
@@ -236,11 +234,6 @@ export class InferencePool {
 
   stats(): PoolStats {
     return { workers: this.workers.length, ...this.counters, tensors: this.workers.map((w) => w.tensors) };
-  }
-
-  /** Live tensors on each worker (constant once warmed up: anything else is a leak). */
-  async tensorCounts(): Promise<number[]> {
-    return Promise.all(this.workers.map(async (w) => (await w.request<'tensors'>({ type: 'tensors' })).tensors));
   }
 
   /** Milliseconds the bare trunk takes on one worker (by index) on a batch of the given chips (for benchmarks). */

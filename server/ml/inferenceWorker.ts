@@ -78,8 +78,6 @@ try {
         tf.dispose([input, features]);
         return { type: 'trunked', id: request.id, ms: performance.now() - started, tensors: tf.memory().numTensors };
       }
-      case 'tensors':
-        return { type: 'tensors', id: request.id, tensors: tf.memory().numTensors };
     }
   };
 
