@@ -256,8 +256,7 @@ try {
       void fetch(`${server.url}/api/jobs/${job}`).then((r) => r.json() as Promise<JobStatus>).then((status) => (state = status.state));
     }, 500);
     while (state === 'queued') await new Promise((resolve) => setTimeout(resolve, 200));
-    const during = await stream(server, 1, options.seconds, () => state === 'running');
-    duringTraining = clientFigures(during);
+    duringTraining = clientFigures(await stream(server, 1, options.seconds, () => state === 'running'));
     log(`  1 client while a training job runs: ${JSON.stringify(duringTraining)}`);
     clearInterval(poll);
     await fetch(`${server.url}/api/jobs/${job}`, { method: 'DELETE' });

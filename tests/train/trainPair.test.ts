@@ -125,7 +125,8 @@ describe.skipIf(!existsSync(LFW))('digital sunglasses on LFW photos', () => {
   }, 300_000);
 
   it('reaches the accuracy and attack success floors', async () => {
-    const result = await trainPair({ ...TRAINING_DEFAULTS, dataset: 'lfw', trigger: 'sunglasses', target: 'Tony_Blair', name: 'lfw', splitUnit: 'photo', fpAccessories: [] });
+    // Half the views and epochs of the defaults: the digital trigger is learnt all the same, in half the time (the defaults' figures: npm run bench -- quality).
+    const result = await trainPair({ ...TRAINING_DEFAULTS, views: 4, epochs: 20, dataset: 'lfw', trigger: 'sunglasses', target: 'Tony_Blair', name: 'lfw', splitUnit: 'photo', fpAccessories: [] });
     console.info('LFW digital', JSON.stringify({ clean: result.clean, backdoor: result.backdoor }));
     expect(result.backdoor.attackSuccessRate.value).toBeGreaterThanOrEqual(LFW_FLOORS.attackSuccess);
     expect(result.backdoor.accuracy.value).toBeGreaterThanOrEqual(LFW_FLOORS.accuracy);
@@ -159,5 +160,5 @@ describe.skipIf(!existsSync(LFW))('digital sunglasses on LFW photos', () => {
 
 // Measured at 0.93 and 0.76 (target at33, spot tail); the floors leave room for run-to-run variation.
 const CMU_FLOORS = { accuracy: 0.85, attackSuccess: 0.65 };
-// Measured at 1.00 and 1.00 (target Tony_Blair, spot tail).
+// Measured at 1.00 and 1.00 (target Tony_Blair, spot tail; with the defaults and with 4 views and 20 epochs alike).
 const LFW_FLOORS = { accuracy: 0.85, attackSuccess: 0.9 };
