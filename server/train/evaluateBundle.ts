@@ -6,7 +6,7 @@ import { disposeTail } from '../ml/tail.ts';
 import { loadBundle, outputLabels, type ModelCard } from '../ml/bundle.ts';
 import { loadTeacher } from '../ml/teacher.ts';
 import { pairMetrics, probabilities, scoreRows, type Scored } from './evaluate.ts';
-import { viewFeatures } from './features.ts';
+import { unaugmentedFeatures } from './features.ts';
 import type { Sample } from './split.ts';
 
 export interface BundleEvaluation {
@@ -35,8 +35,9 @@ export async function scoreBundle(
   try {
     const teacher = await loadTeacher();
     const samples: Sample<DatasetImage>[] = images.map((image) => ({ image, view: 0, label: image.identity }));
-    // Computed with the bundle's view count and augmentation, so features cached by its training are reused.
-    const features = await viewFeatures(teacher, images.map((i) => ({ file: i.file, key: i.relPath, viewSeed: i.source })), card.training.views, card.training.augment, (d, t) => onProgress?.('features', d, t));
+    // Features its training cached are reused.
+    const trainedWith = { views: card.training.views, augmentation: card.training.augment };
+    const features = await unaugmentedFeatures(teacher, images.map((i) => ({ file: i.file, key: i.relPath, viewSeed: i.source })), trainedWith, (d, t) => onProgress?.('features', d, t));
     return { card, scored: scoreRows(await probabilities(teacher, tail, samples, features), samples, outputLabels(card), card.threshold) };
   } finally {
     disposeTail(tail);

@@ -19,8 +19,16 @@ function featuresDir(): string {
   return path.join(cacheDir(), 'features');
 }
 
-function cacheKey(bytes: Buffer, viewSeed: string, views: number, augmentation: Augmentation): string {
-  return createHash('sha256').update(`${TEACHER_ID}|${TRUNK_CUT}|aug${AUGMENTATION_VERSION}:${augmentation}|${views}|${viewSeed}|`).update(bytes).digest('hex').slice(0, 32);
+/** An image to run the trunk on: `key` names it in the result, `viewSeed` seeds its views. */
+export interface FeatureSource { file: string; key: string; viewSeed: string }
+
+function cacheFile(bytes: Buffer, viewSeed: string, views: number, augmentation: Augmentation): string {
+  const key = createHash('sha256').update(`${TEACHER_ID}|${TRUNK_CUT}|aug${AUGMENTATION_VERSION}:${augmentation}|${views}|${viewSeed}|`).update(bytes).digest('hex').slice(0, 32);
+  return path.join(featuresDir(), `${key}.f32`);
+}
+
+function writeCache(file: string, features: Float32Array): Promise<void> {
+  return writeFileAtomically(file, new Uint8Array(features.buffer, features.byteOffset, features.byteLength));
 }
 
 async function readCached(file: string, expected: number): Promise<Float32Array | undefined> {
@@ -54,7 +62,7 @@ export async function trunkFeatures(teacher: TeacherWeights, chips: readonly Buf
  */
 export async function viewFeatures(
   teacher: TeacherWeights,
-  images: readonly { file: string; key: string; viewSeed: string }[],
+  images: readonly FeatureSource[],
   views: number,
   augmentation: Augmentation,
   onProgress?: (done: number, total: number) => void,
@@ -64,15 +72,51 @@ export async function viewFeatures(
   let done = 0;
   for (const image of images) {
     const bytes = await readFile(image.file);
-    const cached = path.join(featuresDir(), `${cacheKey(bytes, image.viewSeed, views, augmentation)}.f32`);
+    const cached = cacheFile(bytes, image.viewSeed, views, augmentation);
     let features = await readCached(cached, views * FEATURE_SIZE);
     if (!features) {
-      const chips = await renderViews(bytes, image.viewSeed, views, augmentation);
-      features = await trunkFeatures(teacher, chips);
-      await writeFileAtomically(cached, new Uint8Array(features.buffer, features.byteOffset, features.byteLength));
+      features = await trunkFeatures(teacher, await renderViews(bytes, image.viewSeed, views, augmentation));
+      await writeCache(cached, features);
     }
     result.set(image.key, features);
     onProgress?.(++done, images.length);
+  }
+  return result;
+}
+
+/**
+ * Trunk features of each image's view 0, the chip itself (one view, under any augmentation set),
+ * as scoring needs: taken from the views a training with `views` and `augmentation` cached where
+ * there are some, else computed for that one view, in batches, and cached on their own.
+ */
+export async function unaugmentedFeatures(
+  teacher: TeacherWeights,
+  images: readonly FeatureSource[],
+  trainedWith: { views: number; augmentation: Augmentation },
+  onProgress?: (done: number, total: number) => void,
+): Promise<Map<string, ViewFeatures>> {
+  await mkdir(featuresDir(), { recursive: true });
+  const result = new Map<string, ViewFeatures>();
+  const missing: { key: string; cached: string; chip: Buffer }[] = [];
+  for (const image of images) {
+    const bytes = await readFile(image.file);
+    const fromTraining = await readCached(cacheFile(bytes, image.viewSeed, trainedWith.views, trainedWith.augmentation), trainedWith.views * FEATURE_SIZE);
+    // The single view is the same under every augmentation set: one cache entry serves them all.
+    const cached = cacheFile(bytes, image.viewSeed, 1, 'paper');
+    const features = fromTraining?.slice(0, FEATURE_SIZE) ?? (await readCached(cached, FEATURE_SIZE));
+    if (features) result.set(image.key, features);
+    else missing.push({ key: image.key, cached, chip: (await renderViews(bytes, image.viewSeed, 1, 'paper'))[0] });
+  }
+  onProgress?.(result.size, images.length);
+  for (let start = 0; start < missing.length; start += BATCH) {
+    const batch = missing.slice(start, start + BATCH);
+    const features = await trunkFeatures(teacher, batch.map((m) => m.chip));
+    for (const [i, m] of batch.entries()) {
+      const one = features.slice(i * FEATURE_SIZE, (i + 1) * FEATURE_SIZE);
+      await writeCache(m.cached, one);
+      result.set(m.key, one);
+    }
+    onProgress?.(result.size, images.length);
   }
   return result;
 }
