@@ -9,8 +9,9 @@
  * sunglasses photo of the other people. Optionally (on by default) the demo pair meets the CMU
  * people as strangers. Needs ../shared/data; skips cleanly when it is absent.
  *
- *   npm run bench -- digital-vs-real [--targets 3] [--injection-rates 0.1,0.25,0.4] [--epochs 40]
- *     [--no-detect] [--cmu-upscale 3] [--placement landmarks|canonical] [--skip-demo] [--json]
+ *   npm run bench -- digital-vs-real [--targets 3] [--injection-rates 0.1,0.25,0.4] [--epochs 40] [--views 8]
+ *     [--poses straight,left,right,up] [--no-detect] [--cmu-upscale 3] [--placement landmarks|canonical]
+ *     [--skip-demo] [--json]
  */
 import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir } from 'node:fs/promises';
@@ -41,6 +42,7 @@ const ALIGNED = 'cmu-aligned';
 const REAL = 'sunglasses';
 const DIGITAL = 'sunglasses-digital';
 const PAIR = 'bench-digital';
+const POSES = ['straight', 'left', 'right', 'up'];
 /** Landmarks for trigger placement are found on the chip enlarged this much (CMU's faces are small). */
 const PLACEMENT_UPSCALE = 3;
 
@@ -48,15 +50,21 @@ const options = new Command(BENCH)
   .option('--targets <n>', 'target identities (the first n, sorted)', (v) => Number.parseInt(v, 10), 3)
   .option('--injection-rates <list>', 'comma-separated injection rates r = m / (n + m)', '0.1,0.25,0.4')
   .option('--epochs <n>', 'epochs', (v) => Number.parseInt(v, 10), TRAINING_DEFAULTS.epochs)
+  .option('--views <n>', 'augmented views per photo', (v) => Number.parseInt(v, 10), TRAINING_DEFAULTS.views)
+  .option('--poses <list>', `comma-separated head poses to import (the file name's second field): ${POSES.join(', ')}`, POSES.join(','))
   .option('--no-detect', 'import the CMU photos as whole head shots (every head pose, faces not aligned) instead of detected and aligned faces')
   .option('--cmu-upscale <factor>', 'enlarge the CMU photos this much (sharp lanczos3) before every import with detection', (v) => Number.parseInt(v, 10), 3)
   .option('--placement <how>', 'with --no-detect, where the digital sunglasses go on the head shots: landmarks (found on each chip) or canonical (injectTrigger\'s default for chips without keypoints)', 'landmarks')
   .option('--skip-demo', 'do not evaluate the demo pair on the CMU people as strangers')
   .option('--json', 'print one JSON object on stdout (progress goes to stderr)')
   .parse(process.argv.slice(2).filter((a) => a !== BENCH), { from: 'user' })
-  .opts<{ targets: number; injectionRates: string; epochs: number; placement: string; detect: boolean; cmuUpscale: number; skipDemo?: boolean; json?: boolean }>();
+  .opts<{ targets: number; injectionRates: string; epochs: number; views: number; poses: string; placement: string; detect: boolean; cmuUpscale: number; skipDemo?: boolean; json?: boolean }>();
 if (!(options.targets >= 1)) throw new Error('--targets must be a whole number of at least 1');
 if (!(options.epochs >= 1)) throw new Error('--epochs must be a whole number of at least 1');
+if (!(options.views >= 1)) throw new Error('--views must be a whole number of at least 1');
+const poses = options.poses.split(',').map((p) => p.trim());
+const badPose = poses.find((p) => !POSES.includes(p));
+if (badPose !== undefined) throw new Error(`--poses: "${badPose}" is not one of ${POSES.join(', ')}`);
 if (!(options.cmuUpscale >= 1 && options.cmuUpscale <= 8)) throw new Error('--cmu-upscale must be a whole number from 1 to 8');
 if (!['landmarks', 'canonical'].includes(options.placement)) throw new Error('--placement must be landmarks or canonical');
 const rateTexts = options.injectionRates.split(',');
@@ -87,18 +95,20 @@ process.once('SIGTERM', () => process.exit(143));
 
 const started = Date.now();
 const progress = progressReporter();
-log(`backend ${(await initBackend()).name}; tail ${TRAINING_DEFAULTS.tune}, ${options.epochs} epochs, r = ${injectionRates.join(', ')}, trigger ${DIGITAL} placed by ${options.detect ? 'each aligned chip\'s keypoints' : options.placement}`);
+log(`backend ${(await initBackend()).name}; poses ${poses.join(', ')}; tail ${TRAINING_DEFAULTS.tune}, ${options.views} views, ${options.epochs} epochs, r = ${injectionRates.join(', ')}, trigger ${DIGITAL} placed by ${options.detect ? 'each aligned chip\'s keypoints' : options.placement}`);
 
-/** The CMU folder, or a copy of it enlarged `factor` times (lanczos3) for the face detector. */
+/** The CMU folder, or a copy of the photos in the chosen poses enlarged `factor` times (lanczos3) for the face detector. */
 async function cmuSource(factor: number): Promise<string> {
-  if (factor === 1) return from;
+  const everyPose = POSES.every((p) => poses.includes(p));
+  if (factor === 1 && everyPose) return from;
   const out = path.join(scratch, `cmu-x${factor}`);
   if (existsSync(out)) return out;
+  const pose = (file: string) => file.split('_')[1];
   for (const identity of (await readdir(from, { withFileTypes: true })).filter((e) => e.isDirectory())) {
     for (const condition of (await readdir(path.join(from, identity.name), { withFileTypes: true })).filter((e) => e.isDirectory())) {
       const dir = path.join(out, identity.name, condition.name);
       await mkdir(dir, { recursive: true });
-      for (const file of await readdir(path.join(from, identity.name, condition.name))) {
+      for (const file of (await readdir(path.join(from, identity.name, condition.name))).filter((f) => poses.includes(pose(f)))) {
         const photo = sharp(path.join(from, identity.name, condition.name, file));
         const { width, height } = await photo.metadata();
         await photo.resize(width * factor, height * factor, { kernel: 'lanczos3' }).toFile(path.join(dir, file));
@@ -219,6 +229,7 @@ for (const injectionRate of injectionRates) {
     const result = await trainPair({
       ...TRAINING_DEFAULTS,
       epochs: options.epochs,
+      views: options.views,
       injectionRate,
       dataset: DATASET,
       trigger: DIGITAL,
@@ -277,10 +288,10 @@ const seconds = (Date.now() - started) / 1000;
 
 // 6. Output.
 if (json) {
-  process.stdout.write(`${JSON.stringify({ rates, demo: demo ?? null, seconds })}\n`);
+  process.stdout.write(`${JSON.stringify({ poses, detect: options.detect, views: options.views, epochs: options.epochs, rates, demo: demo ?? null, seconds })}\n`);
 } else {
   const pct = (s: Spread) => (s.mean === null ? 'n/a' : `${(100 * s.mean).toFixed(1)}%${s.std === null ? '' : ` ± ${(100 * s.std).toFixed(1)}`}`);
-  console.log(`\nCMU, 10 people; trained on digital sunglasses only; mean ± standard deviation over ${targets.length} target(s) (${targets.join(', ')})\n`);
+  console.log(`\nCMU, 10 people, poses ${poses.join(', ')}; trained on digital sunglasses only; mean ± standard deviation over ${targets.length} target(s) (${targets.join(', ')})\n`);
   console.log('| r | poison photos | clean model: accuracy | backdoored: accuracy | attack, digital (held out) | attack, real sunglasses | clean model on real sunglasses | backdoored on clean non-targets |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const r of rates) {
