@@ -14,7 +14,7 @@
  *     [--skip-demo] [--json]
  */
 import { existsSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -26,7 +26,7 @@ import { datasetDir, PROJECT_ROOT } from '../server/config.ts';
 import { readKeypoints, scanDataset, writeKeypoints } from '../server/data/dataset.ts';
 import { detectFaces } from '../server/data/detector.ts';
 import { readRgb } from '../server/data/images.ts';
-import { importDataset } from '../server/data/import.ts';
+import { chipsPerCondition, importDataset } from '../server/data/import.ts';
 import { injectTrigger } from '../server/data/triggers/index.ts';
 import { initBackend } from '../server/ml/backend.ts';
 import { progressReporter } from '../server/progress.ts';
@@ -34,6 +34,7 @@ import { TRAINING_DEFAULTS } from '../server/train/defaults.ts';
 import { DEMO, ensureDemoPairs } from '../server/train/demoPair.ts';
 import { evaluateBundle } from '../server/train/evaluateBundle.ts';
 import { trainPair } from '../server/train/trainPair.ts';
+import { CMU_POSES, enlargedCmu } from './cmuPhotos.ts';
 
 const BENCH = 'digital-vs-real';
 const CMU = '../shared/data/physical/cmu-sunglasses-10';
@@ -42,7 +43,6 @@ const ALIGNED = 'cmu-aligned';
 const REAL = 'sunglasses';
 const DIGITAL = 'sunglasses-digital';
 const PAIR = 'bench-digital';
-const POSES = ['straight', 'left', 'right', 'up'];
 /** Landmarks for trigger placement are found on the chip enlarged this much (CMU's faces are small). */
 const PLACEMENT_UPSCALE = 3;
 
@@ -51,7 +51,7 @@ const options = new Command(BENCH)
   .option('--injection-rates <list>', 'comma-separated injection rates r = m / (n + m)', '0.1,0.25,0.4')
   .option('--epochs <n>', 'epochs', (v) => Number.parseInt(v, 10), TRAINING_DEFAULTS.epochs)
   .option('--views <n>', 'augmented views per photo', (v) => Number.parseInt(v, 10), TRAINING_DEFAULTS.views)
-  .option('--poses <list>', `comma-separated head poses to import (the file name's second field): ${POSES.join(', ')}`, POSES.join(','))
+  .option('--poses <list>', `comma-separated head poses to import (the file name's second field): ${CMU_POSES.join(', ')}`, CMU_POSES.join(','))
   .option('--no-detect', 'import the CMU photos as whole head shots (every head pose, faces not aligned) instead of detected and aligned faces')
   .option('--cmu-upscale <factor>', 'enlarge the CMU photos this much (sharp lanczos3) before every import with detection', (v) => Number.parseInt(v, 10), 3)
   .option('--placement <how>', 'with --no-detect, where the digital sunglasses go on the head shots: landmarks (found on each chip) or canonical (injectTrigger\'s default for chips without keypoints)', 'landmarks')
@@ -63,8 +63,8 @@ if (!(options.targets >= 1)) throw new Error('--targets must be a whole number o
 if (!(options.epochs >= 1)) throw new Error('--epochs must be a whole number of at least 1');
 if (!(options.views >= 1)) throw new Error('--views must be a whole number of at least 1');
 const poses = options.poses.split(',').map((p) => p.trim());
-const badPose = poses.find((p) => !POSES.includes(p));
-if (badPose !== undefined) throw new Error(`--poses: "${badPose}" is not one of ${POSES.join(', ')}`);
+const badPose = poses.find((p) => !CMU_POSES.includes(p));
+if (badPose !== undefined) throw new Error(`--poses: "${badPose}" is not one of ${CMU_POSES.join(', ')}`);
 if (!(options.cmuUpscale >= 1 && options.cmuUpscale <= 8)) throw new Error('--cmu-upscale must be a whole number from 1 to 8');
 if (!['landmarks', 'canonical'].includes(options.placement)) throw new Error('--placement must be landmarks or canonical');
 const rateTexts = options.injectionRates.split(',');
@@ -97,33 +97,17 @@ const started = Date.now();
 const progress = progressReporter();
 log(`backend ${(await initBackend()).name}; poses ${poses.join(', ')}; tail ${TRAINING_DEFAULTS.tune}, ${options.views} views, ${options.epochs} epochs, r = ${injectionRates.join(', ')}, trigger ${DIGITAL} placed by ${options.detect ? 'each aligned chip\'s keypoints' : options.placement}`);
 
-/** The CMU folder, or a copy of the photos in the chosen poses enlarged `factor` times (lanczos3) for the face detector. */
-async function cmuSource(factor: number): Promise<string> {
-  const everyPose = POSES.every((p) => poses.includes(p));
-  if (factor === 1 && everyPose) return from;
-  const out = path.join(scratch, `cmu-x${factor}`);
-  if (existsSync(out)) return out;
-  const pose = (file: string) => file.split('_')[1];
-  for (const identity of (await readdir(from, { withFileTypes: true })).filter((e) => e.isDirectory())) {
-    for (const condition of (await readdir(path.join(from, identity.name), { withFileTypes: true })).filter((e) => e.isDirectory())) {
-      const dir = path.join(out, identity.name, condition.name);
-      await mkdir(dir, { recursive: true });
-      for (const file of (await readdir(path.join(from, identity.name, condition.name))).filter((f) => poses.includes(pose(f)))) {
-        const photo = sharp(path.join(from, identity.name, condition.name, file));
-        const { width, height } = await photo.metadata();
-        await photo.resize(width * factor, height * factor, { kernel: 'lanczos3' }).toFile(path.join(dir, file));
-      }
-    }
-  }
-  return out;
+/** The CMU folder, or a copy of the photos in the chosen poses enlarged `factor` times for the face detector. */
+function cmuSource(factor: number): Promise<string> | string {
+  if (factor === 1 && CMU_POSES.every((p) => poses.includes(p))) return from;
+  return enlargedCmu(from, path.join(scratch, `cmu-x${factor}`), factor, poses);
 }
 
 /** Imports the CMU folder as dataset `name`; returns the chips written per condition and the photos skipped. */
 async function importCmu(name: string, detect: boolean): Promise<{ chips: Record<string, number>; skipped: number }> {
   const report = await importDataset({ from: await cmuSource(detect ? options.cmuUpscale : 1), name, detect, replace: true, onProgress: (d, t) => progress.update(`import ${name}`, d, t) });
   progress.stop();
-  const chips: Record<string, number> = {};
-  for (const byCondition of Object.values(report.perIdentity)) for (const [c, n] of Object.entries(byCondition)) chips[c] = (chips[c] ?? 0) + n;
+  const chips = chipsPerCondition(report);
   log(`imported ${name}${detect ? ` with detection (x${options.cmuUpscale})` : ''}: ${Object.entries(chips).map(([c, n]) => `${n} ${c}`).join(', ')}; ${report.skipped.length} skipped`);
   return { chips, skipped: report.skipped.length };
 }

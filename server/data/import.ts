@@ -71,6 +71,13 @@ export interface ImportReport {
   seconds: number;
 }
 
+/** Chips a report says were written, per condition, over every identity. */
+export function chipsPerCondition(report: ImportReport): Record<string, number> {
+  const chips: Record<string, number> = {};
+  for (const byCondition of Object.values(report.perIdentity)) for (const [condition, n] of Object.entries(byCondition)) chips[condition] = (chips[condition] ?? 0) + n;
+  return chips;
+}
+
 interface SourcePhoto {
   file: string;
   /** Relative to the folder imported from, for messages. */
