@@ -98,7 +98,7 @@ const progress = progressReporter();
 log(`backend ${(await initBackend()).name}; poses ${poses.join(', ')}; tail ${TRAINING_DEFAULTS.tune}, ${options.views} views, ${options.epochs} epochs, r = ${injectionRates.join(', ')}, trigger ${DIGITAL} placed by ${options.detect ? 'each aligned chip\'s keypoints' : options.placement}`);
 
 /** The CMU folder, or a copy of the photos in the chosen poses enlarged `factor` times for the face detector. */
-function cmuSource(factor: number): Promise<string> | string {
+async function cmuSource(factor: number): Promise<string> {
   if (factor === 1 && CMU_POSES.every((p) => poses.includes(p))) return from;
   return enlargedCmu(from, path.join(scratch, `cmu-x${factor}`), factor, poses);
 }
