@@ -6,7 +6,9 @@
  * - clients: the real server in its own process driven over Socket.IO by 1, 2, 4 and 8 simulated
  *   pages, each sending one real JPEG face chip per frame with one frame in flight (as the page
  *   does): chips/s, the mean batch the server formed, `ratio` (chips/s over the bare trunk's with
- *   min(clients, workers) workers at that batch), round-trip percentiles;
+ *   min(clients, workers) workers at that batch), round-trip percentiles, the server's mean time per
+ *   frame in each stage (decode, queue, trunk, tails: what its replies report), and the cores the
+ *   server process kept busy, in all and in its main thread (Linux);
  * - strip: one page streaming with the demo pair recalibrated (`strip-calibrate`) to N = 8, 16 and
  *   32 blends: faces measured per second, coverage, and `computeRatio` (blends computed per second
  *   over the trunk's chips/s with every worker at batch N, minus what classification used);
@@ -18,7 +20,7 @@
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -26,7 +28,7 @@ import sharp from 'sharp';
 import { io, type Socket } from 'socket.io-client';
 import type { JobStatus, TrainRequestInput } from '../shared/api.ts';
 import { quantile } from '../shared/metrics.ts';
-import type { ClientToServerEvents, FrameReply, HealthReply, ServerToClientEvents } from '../shared/protocol.ts';
+import type { ClientToServerEvents, FrameReply, HealthReply, ServerToClientEvents, StageTimings } from '../shared/protocol.ts';
 import { datasetDir, inferencePoolSettings, PROJECT_ROOT } from '../server/config.ts';
 import { scanDataset } from '../server/data/dataset.ts';
 import { initBackend } from '../server/ml/backend.ts';
@@ -54,6 +56,7 @@ if (!clientCounts.every((n) => Number.isInteger(n) && n >= 1 && n <= 64)) throw 
 if (!(options.seconds >= 1)) throw new Error('--seconds must be a whole number of at least 1');
 const log = (line: string) => console.error(line);
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));
+const mean = (values: number[]) => (values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length);
 
 const workspace = { dataDir: path.join(WORKSPACE, 'data'), modelsDir: path.join(WORKSPACE, 'models') };
 process.env.DATA_DIR = workspace.dataDir;
@@ -121,7 +124,7 @@ function trunkRate(busy: number, batch: number): number {
 // ---- the live server ----
 
 /** One simulated page: one chip per frame, the next frame sent when the previous one is answered. */
-async function streamClient(url: string, until: () => boolean, roundTrips: number[]): Promise<number> {
+async function streamClient(url: string, until: () => boolean, roundTrips: number[], stages: StageTimings[]): Promise<number> {
   const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(url, { transports: ['websocket'], reconnection: false });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
@@ -137,6 +140,7 @@ async function streamClient(url: string, until: () => boolean, roundTrips: numbe
     });
     if (!reply.ok) throw new Error(`frame ${frameId} refused: ${reply.error}`);
     roundTrips.push(performance.now() - sent);
+    stages.push(reply.timings);
     answered++;
   }
   socket.close();
@@ -144,6 +148,25 @@ async function streamClient(url: string, until: () => boolean, roundTrips: numbe
 }
 
 const health = async (server: ServerProcess) => (await (await fetch(`${server.url}/api/health`)).json()) as HealthReply;
+
+/** /proc counts CPU time in USER_HZ ticks, 100 a second on every Linux. */
+const CLOCK_TICKS_PER_SECOND = 100;
+/**
+ * CPU seconds a Linux process has used, in all its threads and in its main thread (the thread whose
+ * id is the process id: Socket.IO, decoding, the log, the pool's scheduling); undefined elsewhere.
+ */
+async function cpuSeconds(pid: number): Promise<{ all: number; main: number } | undefined> {
+  const ticks = async (file: string) => {
+    // Fields after the command name (which may hold spaces), from the 3rd: utime and stime are the 14th and 15th.
+    const fields = (await readFile(file, 'utf8')).split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  };
+  try {
+    return { all: await ticks(`/proc/${pid}/stat`), main: await ticks(`/proc/${pid}/task/${pid}/stat`) };
+  } catch {
+    return undefined;
+  }
+}
 
 interface Streamed {
   n: number;
@@ -158,19 +181,28 @@ interface Streamed {
   stripBlends: number;
   /** Mean milliseconds a classification call held its worker (trunk, both tails, hand-over). */
   callMs: number;
+  /** Mean server milliseconds per frame, by stage, as the replies report them. */
+  stagesMs: Pick<StageTimings, 'decodeMs' | 'queueMs' | 'trunkMs' | 'tailsMs'>;
+  /** Cores the server process kept busy, in all and in its main thread (Linux; else null). */
+  serverCores: number | null;
+  mainThreadCores: number | null;
   seconds: number;
 }
 
 async function stream(server: ServerProcess, clients: number, seconds = options.seconds, keepGoing: () => boolean = () => true): Promise<Streamed> {
   const before = await health(server);
+  const cpuBefore = await cpuSeconds(server.process.pid!);
   const roundTrips: number[] = [];
+  const stages: StageTimings[] = [];
   const started = performance.now();
   const until = () => performance.now() >= started + seconds * 1000 || !keepGoing();
-  const answered = (await Promise.all(Array.from({ length: clients }, () => streamClient(server.url, until, roundTrips)))).reduce((a, b) => a + b, 0);
+  const answered = (await Promise.all(Array.from({ length: clients }, () => streamClient(server.url, until, roundTrips, stages)))).reduce((a, b) => a + b, 0);
   const elapsed = (performance.now() - started) / 1000;
   streamedSeconds += elapsed;
+  const cpuAfter = await cpuSeconds(server.process.pid!);
   const after = await health(server);
   const ms = (q: number) => Math.round(quantile(roundTrips, q));
+  const cores = (thread: 'all' | 'main') => (cpuBefore && cpuAfter ? (cpuAfter[thread] - cpuBefore[thread]) / elapsed : null);
   const batches = after.inference.batches - before.inference.batches;
   return {
     n: clients,
@@ -183,13 +215,22 @@ async function stream(server: ServerProcess, clients: number, seconds = options.
     stripOffered: after.strip.coverage.total - before.strip.coverage.total,
     stripBlends: after.inference.stripBlends - before.inference.stripBlends,
     callMs: batches > 0 ? (after.inference.classifyMs - before.inference.classifyMs) / batches : 0,
+    stagesMs: {
+      decodeMs: mean(stages.map((t) => t.decodeMs)),
+      queueMs: mean(stages.map((t) => t.queueMs)),
+      trunkMs: mean(stages.map((t) => t.trunkMs)),
+      tailsMs: mean(stages.map((t) => t.tailsMs)),
+    },
+    serverCores: cores('all'),
+    mainThreadCores: cores('main'),
     seconds: elapsed,
   };
 }
 
 function clientFigures(s: Streamed) {
   const ratio = s.chipsPerSec / trunkRate(Math.min(s.n, workers), Math.max(1, s.meanBatch));
-  return { n: s.n, chipsPerSec: round(s.chipsPerSec), meanBatch: round(s.meanBatch, 2), ratio: round(ratio, 2), p50ms: s.p50ms, p95ms: s.p95ms, p99ms: s.p99ms, callMs: round(s.callMs) };
+  const cores = (c: number | null) => (c === null ? null : round(c, 2));
+  return { n: s.n, chipsPerSec: round(s.chipsPerSec), meanBatch: round(s.meanBatch, 2), ratio: round(ratio, 2), p50ms: s.p50ms, p95ms: s.p95ms, p99ms: s.p99ms, callMs: round(s.callMs), stagesMs: Object.fromEntries(Object.entries(s.stagesMs).map(([stage, ms]) => [stage, round(ms)])), serverCores: cores(s.serverCores), mainThreadCores: cores(s.mainThreadCores) };
 }
 
 const post = (server: ServerProcess, url: string, body?: unknown) =>
@@ -321,8 +362,12 @@ if (options.json) {
 } else {
   console.log(`machine: ${result.machine}; backend ${backend.name} on ${backend.device}, ${workers} inference worker(s)`);
   console.log(`bare trunk, all workers: ${result.trunk.map((t) => `batch ${t.batch} ${t.chipsPerSec} chips/s`).join(' · ')}`);
-  console.log('clients  chips/s  mean batch  ratio  p50 ms  p95 ms  p99 ms  worker ms per call');
-  for (const c of clients) console.log(`${String(c.n).padStart(7)}  ${c.chipsPerSec.toFixed(1).padStart(7)}  ${c.meanBatch.toFixed(2).padStart(10)}  ${c.ratio.toFixed(2).padStart(5)}  ${String(c.p50ms).padStart(6)}  ${String(c.p95ms).padStart(6)}  ${String(c.p99ms).padStart(6)}  ${c.callMs.toFixed(1).padStart(18)}`);
+  const coresText = (c: number | null) => (c === null ? 'n/a' : c.toFixed(2));
+  console.log('clients  chips/s  mean batch  ratio  p50 ms  p95 ms  p99 ms  worker ms per call  decode / queue / trunk / tails ms  server cores  main thread cores');
+  for (const c of clients) {
+    const stages = [c.stagesMs.decodeMs, c.stagesMs.queueMs, c.stagesMs.trunkMs, c.stagesMs.tailsMs].map((ms) => ms.toFixed(1)).join(' / ');
+    console.log(`${String(c.n).padStart(7)}  ${c.chipsPerSec.toFixed(1).padStart(7)}  ${c.meanBatch.toFixed(2).padStart(10)}  ${c.ratio.toFixed(2).padStart(5)}  ${String(c.p50ms).padStart(6)}  ${String(c.p95ms).padStart(6)}  ${String(c.p99ms).padStart(6)}  ${c.callMs.toFixed(1).padStart(18)}  ${stages.padStart(33)}  ${coresText(c.serverCores).padStart(12)}  ${coresText(c.mainThreadCores).padStart(17)}`);
+  }
   console.log(`tensors per worker: ${tensors.afterWarmUp.join(', ')} after warm-up, ${tensors.afterRun.join(', ')} after ${tensors.streamedSeconds} s of streaming`);
   if (duringTraining) console.log(`1 client while a job trains: ${duringTraining.chipsPerSec} chips/s, p50 ${duringTraining.p50ms} ms, p95 ${duringTraining.p95ms} ms`);
   console.log('STRIP N  faces/s  coverage  computeRatio');
