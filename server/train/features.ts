@@ -41,8 +41,8 @@ async function readCached(file: string, expected: number): Promise<Float32Array 
   }
 }
 
-/** Runs the frozen trunk on raw RGB chips, BATCH at a time. */
-export async function trunkFeatures(teacher: TeacherWeights, chips: readonly Buffer[]): Promise<Float32Array> {
+/** Runs the frozen trunk on raw RGB chips, BATCH at a time; `onBatch` hears how many chips are done. */
+export async function trunkFeatures(teacher: TeacherWeights, chips: readonly Buffer[], onBatch?: (done: number) => void): Promise<Float32Array> {
   const out = new Float32Array(chips.length * FEATURE_SIZE);
   for (let start = 0; start < chips.length; start += BATCH) {
     const batch = chips.slice(start, start + BATCH);
@@ -50,6 +50,7 @@ export async function trunkFeatures(teacher: TeacherWeights, chips: readonly Buf
     const features = trunk(teacher, input);
     out.set(await features.data(), start * FEATURE_SIZE);
     tf.dispose([input, features]);
+    onBatch?.(start + batch.length);
   }
   return out;
 }
@@ -87,7 +88,7 @@ export async function viewFeatures(
 /**
  * Trunk features of each image's view 0, the chip itself (one view, under any augmentation set),
  * as scoring needs: taken from the views a training with `views` and `augmentation` cached where
- * there are some, else computed for that one view, in batches, and cached on their own.
+ * there are some, else computed for that one view (all such photos batched together) and cached on their own.
  */
 export async function unaugmentedFeatures(
   teacher: TeacherWeights,
@@ -107,16 +108,13 @@ export async function unaugmentedFeatures(
     if (features) result.set(image.key, features);
     else missing.push({ key: image.key, cached, chip: (await renderViews(bytes, image.viewSeed, 1, 'paper'))[0] });
   }
-  onProgress?.(result.size, images.length);
-  for (let start = 0; start < missing.length; start += BATCH) {
-    const batch = missing.slice(start, start + BATCH);
-    const features = await trunkFeatures(teacher, batch.map((m) => m.chip));
-    for (const [i, m] of batch.entries()) {
-      const one = features.slice(i * FEATURE_SIZE, (i + 1) * FEATURE_SIZE);
-      await writeCache(m.cached, one);
-      result.set(m.key, one);
-    }
-    onProgress?.(result.size, images.length);
+  const found = result.size;
+  onProgress?.(found, images.length);
+  const computed = await trunkFeatures(teacher, missing.map((m) => m.chip), (done) => onProgress?.(found + done, images.length));
+  for (const [i, m] of missing.entries()) {
+    const one = computed.slice(i * FEATURE_SIZE, (i + 1) * FEATURE_SIZE);
+    await writeCache(m.cached, one);
+    result.set(m.key, one);
   }
   return result;
 }
