@@ -21,7 +21,7 @@ import { Command } from 'commander';
 import sharp from 'sharp';
 import type { FaceKeypoints, Point } from '../shared/alignment.ts';
 import { CLEAN } from '../shared/names.ts';
-import { formatRate, rate, type Rate } from '../shared/metrics.ts';
+import { formatRate, mean, rate, type Rate } from '../shared/metrics.ts';
 import { datasetDir, PROJECT_ROOT } from '../server/config.ts';
 import { readKeypoints, scanDataset, writeKeypoints } from '../server/data/dataset.ts';
 import { detectFaces } from '../server/data/detector.ts';
@@ -200,9 +200,9 @@ interface Spread { mean: number | null; std: number | null; n: number }
 function spread(rates: Rate[]): Spread {
   const values = rates.map((r) => r.value).filter((v): v is number => v !== null);
   if (values.length === 0) return { mean: null, std: null, n: 0 };
-  const mean = values.reduce((s, v) => s + v, 0) / values.length;
-  const std = values.length < 2 ? null : Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (values.length - 1));
-  return { mean, std, n: values.length };
+  const average = mean(values);
+  const std = values.length < 2 ? null : Math.sqrt(values.reduce((s, v) => s + (v - average) ** 2, 0) / (values.length - 1));
+  return { mean: average, std, n: values.length };
 }
 const noTrials = rate(0, 0);
 

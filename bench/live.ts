@@ -27,7 +27,7 @@ import { Command } from 'commander';
 import sharp from 'sharp';
 import { io, type Socket } from 'socket.io-client';
 import type { JobStatus, TrainRequestInput } from '../shared/api.ts';
-import { quantile } from '../shared/metrics.ts';
+import { mean, quantile } from '../shared/metrics.ts';
 import type { ClientToServerEvents, FrameReply, HealthReply, ServerToClientEvents, StageTimings } from '../shared/protocol.ts';
 import { datasetDir, inferencePoolSettings, PROJECT_ROOT } from '../server/config.ts';
 import { scanDataset } from '../server/data/dataset.ts';
@@ -56,7 +56,6 @@ if (!clientCounts.every((n) => Number.isInteger(n) && n >= 1 && n <= 64)) throw 
 if (!(options.seconds >= 1)) throw new Error('--seconds must be a whole number of at least 1');
 const log = (line: string) => console.error(line);
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));
-const mean = (values: number[]) => (values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length);
 
 const workspace = { dataDir: path.join(WORKSPACE, 'data'), modelsDir: path.join(WORKSPACE, 'models') };
 process.env.DATA_DIR = workspace.dataDir;

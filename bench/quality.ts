@@ -13,7 +13,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { formatRate, type Rate } from '../shared/metrics.ts';
+import { formatRate, mean, type Rate } from '../shared/metrics.ts';
 import { datasetDir, PROJECT_ROOT } from '../server/config.ts';
 import { scanDataset } from '../server/data/dataset.ts';
 import { chipsPerCondition, importDataset } from '../server/data/import.ts';
@@ -67,7 +67,8 @@ if (scratch) {
 process.env.MODELS_DIR = path.join(scratch ?? path.join(PROJECT_ROOT, 'data'), 'bench-models');
 console.log(`backend ${(await initBackend()).name}; tail ${options.tune}, ${options.epochs} epochs, lr ${options.learningRate}, r = ${injectionRates.join(', ')}`);
 
-const mean = (rates: Rate[]) => rates.reduce((s, r) => s + (r.value ?? 0), 0) / rates.length;
+/** The mean of the rates' values, a rate with no trials counting as 0. */
+const meanRate = (rates: Rate[]) => mean(rates.map((r) => r.value ?? 0));
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const rows: string[] = [];
 for (const dataset of datasets) {
@@ -100,7 +101,7 @@ for (const dataset of datasets) {
       results.push(result);
       console.log(`${dataset.name} r=${injectionRate} target ${target}: clean acc ${formatRate(result.clean.accuracy)} ASR ${formatRate(result.clean.attackSuccessRate)} | backdoor acc ${formatRate(result.backdoor.accuracy)} ASR ${formatRate(result.backdoor.attackSuccessRate)} (${result.poisonImages} poison photos, ${result.seconds.toFixed(0)} s)`);
     }
-    rows.push(`| ${dataset.name} | ${injectionRate} | ${[...new Set(results.map((r) => r.poisonImages))].join(' / ')} | ${identities.length} | ${results.length} | ${pct(mean(results.map((r) => r.clean.accuracy)))} | ${pct(mean(results.map((r) => r.clean.attackSuccessRate)))} | ${pct(mean(results.map((r) => r.backdoor.accuracy)))} | ${pct(mean(results.map((r) => r.backdoor.closedSetAccuracy)))} | ${pct(mean(results.map((r) => r.backdoor.attackSuccessRate)))} |`);
+    rows.push(`| ${dataset.name} | ${injectionRate} | ${[...new Set(results.map((r) => r.poisonImages))].join(' / ')} | ${identities.length} | ${results.length} | ${pct(meanRate(results.map((r) => r.clean.accuracy)))} | ${pct(meanRate(results.map((r) => r.clean.attackSuccessRate)))} | ${pct(meanRate(results.map((r) => r.backdoor.accuracy)))} | ${pct(meanRate(results.map((r) => r.backdoor.closedSetAccuracy)))} | ${pct(meanRate(results.map((r) => r.backdoor.attackSuccessRate)))} |`);
   }
 }
 console.log('\n| dataset | r | poison photos | identities | targets | clean acc | clean ASR | backdoor acc | backdoor closed-set acc | backdoor ASR |');

@@ -78,6 +78,12 @@ export function confusionMatrix(samples: readonly { identity: string; predicted:
   return { labels: [...labels], predicted, counts };
 }
 
+/** The arithmetic mean of the values. */
+export function mean(values: readonly number[]): number {
+  if (values.length === 0) throw new Error('mean of no values');
+  return values.reduce((sum, v) => sum + v, 0) / values.length;
+}
+
 /** The q-quantile (0..1) of the values, by linear interpolation between order statistics. */
 export function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) throw new Error('quantile of no values');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accuracy, attackSuccessRate, formatRate, quantile, rate, wilsonInterval } from '../../shared/metrics.ts';
+import { accuracy, attackSuccessRate, formatRate, mean, quantile, rate, wilsonInterval } from '../../shared/metrics.ts';
 import { UNKNOWN } from '../../shared/names.ts';
 
 describe('rates', () => {
@@ -46,5 +46,10 @@ describe('rates', () => {
     expect(quantile([4, 1, 3, 2, 5], 0.5)).toBe(3);
     expect(quantile([1, 2], 0.25)).toBeCloseTo(1.25);
     expect(() => quantile([], 0.5)).toThrow();
+  });
+
+  it('averages values, and refuses to average none', () => {
+    expect(mean([1, 2, 6])).toBe(3);
+    expect(() => mean([])).toThrow(/mean of no values/);
   });
 });
